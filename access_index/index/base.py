@@ -1,0 +1,66 @@
+"""The index contract every engine implements; the rest of Clearance never asks which engine it has."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from access_index.errors import ModelMismatchError
+from access_index.index.chunk import Chunk, Hit
+from access_index.index.filter import Filter
+
+Role = Literal["serve", "ingest", "acl-sync", "inspect", "bench", "test"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The embedding model a collection was built with; vectors of two models must never mix."""
+
+    name: str
+    dimension: int
+
+
+class ChunkIndex(Protocol):
+    """Operations on the chunk collection. All searches take a Filter: there is no unfiltered search."""
+
+    engine: str
+
+    def ensure_collection(self, model: ModelInfo) -> None:
+        """Create the collection and its payload indexes, or check that it was built with `model`."""
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Write chunks (same point id = overwrite in place)."""
+
+    def delete_points(self, point_ids: Sequence[str]) -> None: ...
+
+    def delete_where(self, where: Filter) -> None:
+        """Delete every chunk the filter matches (e.g. a whole document)."""
+
+    def set_payload_where(self, where: Filter, payload: Mapping[str, Any]) -> None:
+        """Overwrite these payload keys on every matching chunk without touching vectors (ACL changes)."""
+
+    def search(self, vector: Sequence[float], where: Filter, limit: int) -> list[Hit]:
+        """The `limit` nearest chunks among those `where` matches; authorization happens inside the query."""
+
+    def scroll(self, where: Filter, fields: Sequence[str] | None = None, batch: int = 256) -> Iterator[Chunk]:
+        """Every matching chunk (payload only; `fields` limits what is read, missing ones get defaults)."""
+
+    def count(self, where: Filter | None = None) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def check_model(recorded: Mapping[str, Any], model: ModelInfo, where: str) -> None:
+    """Refuse to mix vectors: the collection must have been built with the configured model."""
+    if not recorded:
+        raise ModelMismatchError(f"{where} records no embedding model: rebuild it (a new data dir or collection)")
+    if recorded.get("model") != model.name or int(recorded.get("dimension", -1)) != model.dimension:
+        raise ModelMismatchError(
+            f"{where} was built with embedding model {recorded.get('model')!r} "
+            f"({recorded.get('dimension')} dimensions) but {model.name!r} ({model.dimension}) is configured: "
+            "set CLEARANCE_EMBEDDING_MODEL back, or use a new CLEARANCE_DATA_DIR / CLEARANCE_QDRANT_COLLECTION "
+            "and re-ingest"
+        )

@@ -1,0 +1,120 @@
+"""A chunk as stored in the index: its payload schema is defined here and nowhere else.
+
+Payload keys (keyword-indexed ones marked *):
+    tenant*  document_id*  source*  allow*  deny*  label_kv*   (filterable)
+    chunk_index  chunk_count  text  uri  title  page  section  labels  findings
+    content_hash  acl_hash  pipeline_version                  (ingest bookkeeping)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from access_index.index.filter import label_token
+
+# Fixed namespace: point ids must be the same on every machine and every run (idempotent upserts).
+POINT_NAMESPACE = uuid.UUID("5b0f7d1e-9a7c-4c52-9a55-2f1f3c1a6c0e")
+
+INDEXED_KEYWORDS = ("tenant", "document_id", "source", "allow", "deny", "label_kv")
+
+
+def point_id(tenant: str, document_id: str, chunk_index: int) -> str:
+    """Deterministic id: re-ingesting a document overwrites its chunks in place instead of adding copies."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{tenant}\x1f{document_id}\x1f{chunk_index}"))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of one document, with its provenance, access rules and findings."""
+
+    tenant: str
+    document_id: str
+    source: str
+    chunk_index: int
+    chunk_count: int
+    text: str
+    uri: str
+    allow: Sequence[str]
+    deny: Sequence[str] = ()
+    title: str | None = None
+    page: int | None = None
+    section: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    findings: Sequence[Mapping[str, Any]] = ()
+    content_hash: str = ""
+    acl_hash: str = ""
+    pipeline_version: str = ""
+
+    @property
+    def point_id(self) -> str:
+        return point_id(self.tenant, self.document_id, self.chunk_index)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "document_id": self.document_id,
+            "source": self.source,
+            "chunk_index": self.chunk_index,
+            "chunk_count": self.chunk_count,
+            "text": self.text,
+            "uri": self.uri,
+            "title": self.title,
+            "page": self.page,
+            "section": self.section,
+            "allow": sorted(self.allow),
+            "deny": sorted(self.deny),
+            "labels": dict(self.labels),
+            "label_kv": label_tokens(self.labels),
+            "findings": [dict(finding) for finding in self.findings],
+            "content_hash": self.content_hash,
+            "acl_hash": self.acl_hash,
+            "pipeline_version": self.pipeline_version,
+        }
+
+    @staticmethod
+    def from_payload(payload: Mapping[str, Any]) -> Chunk:
+        return Chunk(
+            tenant=payload["tenant"],
+            document_id=payload["document_id"],
+            source=payload["source"],
+            chunk_index=int(payload["chunk_index"]),
+            chunk_count=int(payload.get("chunk_count", 0)),
+            text=payload.get("text", ""),
+            uri=payload.get("uri", ""),
+            allow=tuple(payload.get("allow", ())),
+            deny=tuple(payload.get("deny", ())),
+            title=payload.get("title"),
+            page=payload.get("page"),
+            section=payload.get("section"),
+            labels=dict(payload.get("labels") or {}),
+            findings=tuple(payload.get("findings") or ()),
+            content_hash=payload.get("content_hash", ""),
+            acl_hash=payload.get("acl_hash", ""),
+            pipeline_version=payload.get("pipeline_version", ""),
+        )
+
+
+def label_tokens(labels: Mapping[str, str]) -> list[str]:
+    return sorted(label_token(key, value) for key, value in labels.items())
+
+
+def acl_payload(allow: Sequence[str], deny: Sequence[str], labels: Mapping[str, str], acl_hash: str) -> dict[str, Any]:
+    """The part of the payload an ACL change rewrites (vectors and text stay untouched)."""
+    return {
+        "allow": sorted(allow),
+        "deny": sorted(deny),
+        "labels": dict(labels),
+        "label_kv": label_tokens(labels),
+        "acl_hash": acl_hash,
+    }
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the stored chunk and its similarity score."""
+
+    chunk: Chunk
+    score: float

@@ -1,0 +1,179 @@
+"""Settings from `CLEARANCE_*` environment variables, validated once at start.
+
+Wrong or contradictory settings raise `ConfigError` with the variable's name and the fix, so a
+process never starts half-configured. Read them through `get_settings()`, never at import time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from access_index.errors import ConfigError
+
+ENV_PREFIX = "CLEARANCE_"
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+class IssuerConfig(BaseModel):
+    """One trusted OIDC issuer (an entry of `CLEARANCE_OIDC_ISSUERS`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_uri: str | None = None
+    tenant: str | None = None
+
+    @field_validator("issuer", "jwks_uri")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+class Settings(BaseSettings):
+    """Every setting of Clearance; each CLI flag maps onto one of these."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Path("./.clearance")
+
+    # Index engine: embedded Qdrant Edge unless a Qdrant server URL is given.
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    qdrant_collection: str = Field(default="clearance_chunks", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    qdrant_shard_number: int | None = Field(default=None, ge=1)
+    qdrant_replication_factor: int | None = Field(default=None, ge=1)
+    qdrant_write_consistency_factor: int | None = Field(default=None, ge=1)
+    qdrant_timeout: int = Field(default=10, ge=1)
+
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    embedding_backend: Literal["torch", "onnx"] = "torch"
+
+    # Identity.
+    oidc_issuers: list[IssuerConfig] = Field(default_factory=list)
+    dev_mode: bool = False
+    default_tenant: str = "default"
+
+    # IAM directory.
+    keycloak_url: str | None = None
+    keycloak_realm: str | None = None
+    keycloak_client_id: str | None = None
+    keycloak_client_secret: str | None = None
+    directory_file: Path | None = None
+    acl_sync_interval: int = Field(default=300, ge=0)
+    # Past this age of the last good directory sync, group and role grants fail closed (503).
+    directory_max_age: int = Field(default=3600, ge=1)
+
+    hidden_text_policy: Literal["quarantine", "strip"] = "quarantine"
+
+    # Service.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    agent_policy_file: Path | None = None
+    # What an agent without a policy may read: "allow" = whatever its user may read, "deny" = nothing.
+    unknown_agent_policy: Literal["allow", "deny"] = "allow"
+    rate_limit_per_minute: int = Field(default=120, ge=1)
+    agent_rate_limit_per_minute: int = Field(default=600, ge=1)
+    search_timeout_seconds: float = Field(default=5.0, gt=0)
+    audit_store_query_text: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.qdrant_api_key and not self.qdrant_url:
+            raise ValueError(
+                "CLEARANCE_QDRANT_API_KEY is set but CLEARANCE_QDRANT_URL is not: set CLEARANCE_QDRANT_URL "
+                "to your Qdrant server, or unset the API key to use the embedded index"
+            )
+        keycloak = {
+            "CLEARANCE_KEYCLOAK_URL": self.keycloak_url,
+            "CLEARANCE_KEYCLOAK_REALM": self.keycloak_realm,
+            "CLEARANCE_KEYCLOAK_CLIENT_ID": self.keycloak_client_id,
+            "CLEARANCE_KEYCLOAK_CLIENT_SECRET": self.keycloak_client_secret,
+        }
+        given = [name for name, value in keycloak.items() if value]
+        if given and len(given) != len(keycloak):
+            missing = [name for name, value in keycloak.items() if not value]
+            raise ValueError(f"{', '.join(given)} set but {', '.join(missing)} missing: set all four or none")
+        if given and self.directory_file is not None:
+            raise ValueError(
+                "both CLEARANCE_KEYCLOAK_URL and CLEARANCE_DIRECTORY_FILE are set: choose one directory source"
+            )
+        cluster = (self.qdrant_shard_number, self.qdrant_replication_factor, self.qdrant_write_consistency_factor)
+        if any(cluster) and not self.qdrant_url:
+            raise ValueError(
+                "CLEARANCE_QDRANT_SHARD_NUMBER/REPLICATION_FACTOR/WRITE_CONSISTENCY_FACTOR apply to a Qdrant "
+                "server only: set CLEARANCE_QDRANT_URL or unset them"
+            )
+        return self
+
+    @property
+    def uses_keycloak(self) -> bool:
+        return self.keycloak_url is not None
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.data_dir / "audit"
+
+    @property
+    def directory_snapshot_path(self) -> Path:
+        return self.data_dir / "directory" / "snapshot.json"
+
+    def require_bindable(self, host: str) -> None:
+        """Dev mode trusts a local token issuer, so it must never listen beyond this machine."""
+        if self.dev_mode and not is_loopback(host):
+            raise ConfigError(
+                f"CLEARANCE_DEV_MODE is on and the host is {host!r}: dev mode only binds a loopback address "
+                "(127.0.0.1, ::1, localhost); turn CLEARANCE_DEV_MODE off to listen on other addresses"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _explain(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else ""
+        inner = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"][1:])
+        name = f"{ENV_PREFIX}{field.upper()}{inner}"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        value = item.get("input")
+        secret = "secret" in field or "key" in field
+        shown = "" if field == "" or secret or isinstance(value, dict | list) else f" (got {value!r})"
+        if field == "":
+            lines.append(message)
+        else:
+            lines.append(f"{name}: {message}{shown}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment plus explicit overrides (CLI flags); ConfigError when wrong."""
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        raise ConfigError(_explain(error)) from None
+
+
+def get_settings() -> Settings:
+    """Settings from the environment alone."""
+    return load_settings()
