@@ -20,9 +20,11 @@ Kind = Literal["user", "group", "role", "client", "authenticated"]
 AUTHENTICATED = "authenticated"
 MAX_PRINCIPAL_LENGTH = 512
 
-# Printable, no whitespace or separators an attacker could use to smuggle a second principal.
-_NAME = re.compile(r"^[^\s\x00-\x1f\x7f,;]+$")
-_GROUP_SEGMENT = re.compile(r"^[^/\s\x00-\x1f\x7f,;]+$")
+# Printable, no whitespace, separators or invisible characters an attacker could use to smuggle a second
+# principal or to make two different principals look alike.
+_INVISIBLE = "\u00ad\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff"
+_NAME = re.compile(rf"[^\s\x00-\x1f\x7f,;{_INVISIBLE}]+")
+_GROUP_SEGMENT = re.compile(rf"[^/\s\x00-\x1f\x7f,;{_INVISIBLE}]+")
 
 
 @dataclass(frozen=True, order=True)
@@ -81,7 +83,7 @@ def parse_principal(value: object) -> Principal:
 
 
 def _check_name(value: str, name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise PrincipalError(value, "names may not contain whitespace, control characters, ',' or ';'")
 
 
@@ -92,7 +94,7 @@ def _normalize_group_path(value: str, path: str) -> str:
     if path == "/" or any(not segment for segment in segments):
         raise PrincipalError(value, "a group path has no empty segments (no '//' and no trailing '/')")
     for segment in segments:
-        if not _GROUP_SEGMENT.match(segment) or segment in {".", ".."}:
+        if not _GROUP_SEGMENT.fullmatch(segment) or segment in {".", ".."}:
             raise PrincipalError(value, f"invalid group path segment {segment!r}")
     return path
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from access_index.errors import ConfigError
 
@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     agent_rate_limit_per_minute: int = Field(default=600, ge=1)
     search_timeout_seconds: float = Field(default=5.0, gt=0)
     audit_store_query_text: bool = False
+    # Denial of wallet: bearer tokens and request bodies beyond these sizes are refused unread.
+    max_token_bytes: int = Field(default=32768, ge=1024)
+    max_request_bytes: int = Field(default=65536, ge=1024)
+    # An unknown `kid` refetches an issuer's JWKS at most this often (forged kids cannot hammer the IdP).
+    jwks_refresh_interval: float = Field(default=30.0, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -172,6 +177,12 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**{key: value for key, value in overrides.items() if value is not None})
     except ValidationError as error:
         raise ConfigError(_explain(error)) from None
+    except SettingsError as error:
+        # raised for a value that is not valid JSON, e.g. CLEARANCE_OIDC_ISSUERS
+        field = str(error).split('"')[1] if '"' in str(error) else ""
+        raise ConfigError(
+            f"invalid settings:\n  {ENV_PREFIX}{field.upper()}: not valid JSON (expected a JSON list or object)"
+        ) from None
 
 
 def get_settings() -> Settings:
