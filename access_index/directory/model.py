@@ -47,3 +47,5 @@ class DirectoryData:
     users: tuple[DirectoryUser, ...]
     groups: tuple[DirectoryGroup, ...]
     roles: tuple[DirectoryRole, ...]
+    # Entries the source skipped because they cannot be principals safely (reported, never guessed).
+    warnings: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +24,9 @@ from access_index.index.base import ChunkIndex
 from access_index.settings import Settings
 
 PART_BYTES = 1 << 20
+# How long a Qdrant-stored snapshot is trusted before its pointer is checked again: two small requests
+# per search otherwise. A swap takes effect within this delay, far below the sync interval.
+POINTER_TTL_SECONDS = 1.0
 POINTER_ID = str(uuid.UUID(int=1))
 _PART_NAMESPACE = uuid.UUID("0f4c2f0e-3a1b-4f7e-8d8e-6a0c9b1d2e3f")
 
@@ -76,7 +80,7 @@ class FileSnapshotStore:
                     temp.write(raw)
                     temp.flush()
                     os.fsync(temp.fileno())
-                os.chmod(temp_name, 0o644)
+                os.chmod(temp_name, 0o640)  # names and e-mails: the service's user and group only
                 os.replace(temp_name, self.path)
             except BaseException:
                 Path(temp_name).unlink(missing_ok=True)
@@ -88,19 +92,25 @@ class FileSnapshotStore:
 class QdrantSnapshotStore:
     """The snapshot in a side collection of the Qdrant server, shared by every replica of `serve`."""
 
-    def __init__(self, client: Any, collection: str) -> None:
+    def __init__(self, client: Any, collection: str, pointer_ttl: float = POINTER_TTL_SECONDS) -> None:
         self.client = client
         self.collection = collection
+        self.pointer_ttl = pointer_ttl
         self._lock = threading.Lock()
         self._cached: tuple[str, DirectorySnapshot] | None = None
+        self._checked_at = -float("inf")
 
     def load(self) -> DirectorySnapshot | None:
+        with self._lock:
+            if self._cached is not None and time.monotonic() - self._checked_at < self.pointer_ttl:
+                return self._cached[1]
         pointer = self._pointer()
         if pointer is None:
             return None
         digest = str(pointer.get("sha256", ""))
         with self._lock:
             if self._cached is not None and self._cached[0] == digest:
+                self._checked_at = time.monotonic()
                 return self._cached[1]
             version, parts = int(pointer["version"]), int(pointer["parts"])
             ids = [_part_id(version, part) for part in range(parts)]
@@ -113,6 +123,7 @@ class QdrantSnapshotStore:
                 raise DirectoryError(f"directory snapshot v{version} in {self.collection!r} fails its checksum")
             snapshot = decode_snapshot(raw, f"in Qdrant collection {self.collection!r}")
             self._cached = (digest, snapshot)
+            self._checked_at = time.monotonic()
             return snapshot
 
     def save(self, snapshot: DirectorySnapshot) -> None:
@@ -133,6 +144,8 @@ class QdrantSnapshotStore:
                 self.collection, points=[qm.PointStruct(id=POINTER_ID, vector={}, payload=pointer)], wait=True
             )
         )
+        with self._lock:
+            self._checked_at = -float("inf")  # this process sees its own swap at once
         # Keep the previous version's parts: a reader that has just read the old pointer can still finish.
         if previous is not None:
             stale = [p for p in self._all_part_ids() if p not in _ids_of(snapshot.version, len(chunks), previous)]

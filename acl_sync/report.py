@@ -1,0 +1,78 @@
+"""The outcome of one sync, as the CLI prints it (`--json`) and the scheduler logs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from acl_sync.changes import DirectoryChanges
+from acl_sync.source_acls import SourceRefresh
+
+Outcome = Literal["ok", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """`ok`: everything configured was synced; `failed`: something was not (the last good snapshot and the
+    untouched sources stay as they were); `skipped`: another sync was running."""
+
+    outcome: Outcome
+    started_at: datetime
+    duration_seconds: float
+    directory_source: str | None = None
+    snapshot_version: int | None = None
+    pulled_at: datetime | None = None
+    attempts: int = 0
+    changes: DirectoryChanges | None = None
+    sources: tuple[SourceRefresh, ...] = ()
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    # Worst case from an IAM change to its effect for this sync: now minus the previous pull's start.
+    revocation_latency_bound_seconds: float | None = None
+    directory_seconds: float = 0.0  # pull (with retries) and snapshot swap
+    sources_seconds: float = 0.0  # source ACL refresh: scan and payload rewrites
+
+    @property
+    def chunks_updated(self) -> int:
+        return sum(source.chunks_updated for source in self.sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "started_at": self.started_at.isoformat(),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "directory_seconds": round(self.directory_seconds, 3),
+            "sources_seconds": round(self.sources_seconds, 3),
+            "directory": {
+                "source": self.directory_source,
+                "snapshot_version": self.snapshot_version,
+                "pulled_at": self.pulled_at.isoformat() if self.pulled_at else None,
+                "attempts": self.attempts,
+                "changes": self.changes.to_dict() if self.changes else None,
+                "revocation_latency_bound_seconds": self.revocation_latency_bound_seconds,
+            },
+            "sources": [source.to_dict() for source in self.sources],
+            "chunks_updated": self.chunks_updated,
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+        }
+
+    def summary(self) -> str:
+        """One human line."""
+        parts = [f"acl-sync {self.outcome} in {self.duration_seconds:.2f}s"]
+        if self.snapshot_version is not None:
+            changed = self.changes.total if self.changes else 0
+            parts.append(f"directory v{self.snapshot_version} from {self.directory_source} ({changed} changes)")
+        if self.sources:
+            documents = sum(source.documents_changed for source in self.sources)
+            parts.append(f"{len(self.sources)} sources: {documents} documents / {self.chunks_updated} chunks re-ACLed")
+        unmatched = sum(len(source.unmatched) for source in self.sources)
+        if unmatched:
+            parts.append(f"{unmatched} documents match no rule (readable by nobody)")
+        if self.errors:
+            parts.append("errors: " + "; ".join(self.errors))
+        if self.warnings:
+            more = f" (+{len(self.warnings) - 1} more)" if len(self.warnings) > 1 else ""
+            parts.append(f"warning: {self.warnings[0]}{more}")
+        return ", ".join(parts)

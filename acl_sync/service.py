@@ -1,0 +1,255 @@
+"""One sync (`sync_once`) and the schedule that repeats it (`SyncScheduler`, used by `serve` and `--interval`).
+
+A sync: take the lock → pull the directory (with retries) → build the next snapshot on top of the last
+good one (group bindings and tombstones carried) → swap it in atomically → refresh the sources' ACLs.
+A failed or incomplete pull leaves the last good snapshot in place; it ages, and past
+CLEARANCE_DIRECTORY_MAX_AGE the service fails closed on group and role grants.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+
+from access_index.directory import DirectorySnapshot, SnapshotStore, build_snapshot, open_snapshot_store
+from access_index.errors import DirectoryError
+from access_index.index import ChunkIndex
+from access_index.settings import Settings
+from acl_sync.changes import DirectoryChanges, diff_snapshots
+from acl_sync.errors import SyncBusyError
+from acl_sync.lock import sync_lock
+from acl_sync.metrics import SyncMetrics
+from acl_sync.report import Outcome, SyncReport
+from acl_sync.retry import Backoff, with_retries
+from acl_sync.source_acls import SourceRefresh, refresh_all_sources
+from acl_sync.sources import DirectorySource, open_directory_source
+
+log = logging.getLogger("clearance.acl_sync")
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What a sync uses besides settings and index; defaults are the production ones."""
+
+    source: DirectorySource | None = None  # None: the one the settings configure
+    store: SnapshotStore | None = None  # None: open_snapshot_store(settings, index)
+    metrics: SyncMetrics | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    sleep: Callable[[float], None] = time.sleep
+
+
+def sync_once(settings: Settings, index: ChunkIndex | None, options: SyncOptions | None = None) -> SyncReport:
+    """Sync the directory and (when an index is given) the sources' ACLs once; never raises for a failed
+    pull or refresh: the report says what failed, and nothing half-done is ever swapped in."""
+    options = options or SyncOptions()
+    started = time.monotonic()
+    started_at = datetime.now(UTC)
+    try:
+        with sync_lock(settings.data_dir):
+            report = _Sync(settings, index, options, started_at, started).run()
+    except SyncBusyError as error:
+        report = SyncReport("skipped", started_at, time.monotonic() - started, errors=(str(error),))
+    _record(report, options.metrics)
+    log.info("%s", report.summary(), extra={"acl_sync": report.to_dict()})
+    return report
+
+
+class _Sync:
+    def __init__(
+        self, settings: Settings, index: ChunkIndex | None, options: SyncOptions, started_at: datetime, started: float
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.options = options
+        self.started_at = started_at
+        self.started = started
+        self.errors: list[str] = []
+
+    def run(self) -> SyncReport:
+        source = self.options.source or open_directory_source(self.settings)
+        directory = self.directory(source) if source is not None else None
+        directory_done = time.monotonic()
+        sources: tuple[SourceRefresh, ...] = ()
+        if self.index is not None:
+            sources = tuple(refresh_all_sources(self.settings, self.index))
+            self.errors.extend(f"source {s.source}: {s.error}" for s in sources if s.error)
+        sources_done = time.monotonic()
+        outcome: Outcome = "failed" if self.errors else "ok"
+        return SyncReport(
+            outcome=outcome,
+            started_at=self.started_at,
+            duration_seconds=time.monotonic() - self.started,
+            directory_source=source.name if source is not None else None,
+            snapshot_version=directory.snapshot.version if directory else None,
+            pulled_at=directory.snapshot.synced_at if directory else None,
+            attempts=directory.attempts if directory else 0,
+            changes=directory.changes if directory else None,
+            sources=sources,
+            errors=tuple(self.errors),
+            warnings=directory.warnings if directory else self.idle_warning(source),
+            revocation_latency_bound_seconds=directory.latency_bound if directory else None,
+            directory_seconds=directory_done - self.started,
+            sources_seconds=sources_done - directory_done,
+        )
+
+    @staticmethod
+    def idle_warning(source: DirectorySource | None) -> tuple[str, ...]:
+        if source is not None:
+            return ()
+        return (
+            "no directory source is configured (CLEARANCE_KEYCLOAK_* or CLEARANCE_DIRECTORY_FILE): only the "
+            "sources' ACLs were refreshed",
+        )
+
+    def directory(self, source: DirectorySource) -> _DirectoryResult | None:
+        options = self.options
+        try:
+            store = options.store or open_snapshot_store(self.settings, self.index)
+            # An unreadable previous snapshot stops the sync: rebuilding from scratch would forget which
+            # group ids own which paths, and a new group could then inherit a deleted group's documents.
+            previous = store.load()
+        except DirectoryError as error:
+            self.errors.append(f"store: {error}")
+            return None
+        pulled_at = datetime.now(UTC)
+        try:
+            attempted = with_retries(
+                source.pull,
+                options.backoff,
+                on_retry=lambda attempt, error: log.warning("directory pull attempt %d failed: %s", attempt, error),
+                sleep=options.sleep,
+            )
+        except DirectoryError as error:
+            self.errors.append(f"pull: {error}")
+            return None
+        try:
+            current = store.load()
+            if current is not None and previous is not None and current.version != previous.version:
+                previous = current  # another host synced meanwhile: build on its snapshot, keep its bindings
+            snapshot = build_snapshot(attempted.value, previous, now=pulled_at)
+            store.save(snapshot)
+        except DirectoryError as error:
+            self.errors.append(f"store: {error}")
+            return None
+        bound = (datetime.now(UTC) - previous.synced_at).total_seconds() if previous else None
+        warnings = (*attempted.value.warnings, *_unowned_paths(snapshot))
+        return _DirectoryResult(snapshot, attempted.attempts, diff_snapshots(previous, snapshot), warnings, bound)
+
+
+def _unowned_paths(snapshot: DirectorySnapshot, limit: int = 20) -> list[str]:
+    """Groups sitting at a path another (older) group id owns: their members get no token for that path.
+    Expected after a group was re-created under an old name; many of them suggest the directory source
+    was switched, whose old ids still own the paths (remove the snapshot to start over)."""
+    unowned = sorted(g.path for g in snapshot.groups.values() if snapshot.bindings.get(g.path) != g.id)
+    if not unowned:
+        return []
+    shown = ", ".join(unowned[:limit]) + (f" and {len(unowned) - limit} more" if len(unowned) > limit else "")
+    return [
+        f"{len(unowned)} group(s) sit at a path an older group id owns, so their members get no token for it: {shown}"
+    ]
+
+
+@dataclass(frozen=True)
+class _DirectoryResult:
+    snapshot: DirectorySnapshot
+    attempts: int
+    changes: DirectoryChanges
+    warnings: tuple[str, ...]
+    latency_bound: float | None
+
+
+def _record(report: SyncReport, metrics: SyncMetrics | None) -> None:
+    if metrics is None:
+        return
+    metrics.duration.labels(report.outcome).observe(report.duration_seconds)
+    if report.outcome == "skipped":
+        metrics.errors.labels("busy").inc()
+        return
+    for message in report.errors:
+        metrics.errors.labels(message.split(":", 1)[0].split(" ", 1)[0]).inc()
+    if report.changes is not None:
+        for kind, count in report.changes.counts().items():
+            if count:
+                metrics.changes.labels(kind).inc(count)
+    documents = sum(source.documents_changed for source in report.sources)
+    if documents:
+        metrics.changes.labels("documents_reacled").inc(documents)
+    if report.chunks_updated:
+        metrics.changes.labels("chunks_reacled").inc(report.chunks_updated)
+    if report.snapshot_version is not None and report.pulled_at is not None:
+        metrics.snapshot_version.set(report.snapshot_version)
+        metrics.snapshot_synced_at.set(report.pulled_at.timestamp())
+    if report.revocation_latency_bound_seconds is not None:
+        metrics.revocation_latency.observe(report.revocation_latency_bound_seconds)
+    if report.outcome == "ok":
+        metrics.last_success.set(time.time())
+
+
+class SyncScheduler:
+    """Syncs every `settings.acl_sync_interval` seconds on a daemon thread; the first sync runs at start.
+    Syncs never overlap (one thread, plus the data-dir lock against other processes)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        index: ChunkIndex | None,
+        registry: CollectorRegistry | None = None,
+        options: SyncOptions | None = None,
+        on_report: Callable[[SyncReport], None] | None = None,
+    ) -> None:
+        if settings.acl_sync_interval <= 0:
+            raise ValueError("CLEARANCE_ACL_SYNC_INTERVAL is 0: the schedule is off")
+        self.settings = settings
+        self.index = index
+        base = options or SyncOptions()
+        metrics = base.metrics or SyncMetrics.create(registry)
+        self.options = SyncOptions(base.source, base.store, metrics, base.backoff, base.sleep)
+        self.on_report = on_report
+        self.last_report: SyncReport | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def metrics(self) -> SyncMetrics:
+        assert self.options.metrics is not None
+        return self.options.metrics
+
+    def start(self) -> None:
+        """Start the background thread (idempotent)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="clearance-acl-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the thread to stop after the current sync and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                report = sync_once(self.settings, self.index, self.options)
+                self.last_report = report
+                if self.on_report is not None:
+                    self.on_report(report)
+            except Exception:  # a bug must not kill the schedule: the snapshot would silently go stale
+                log.exception("ACL sync crashed")
+                self.metrics.errors.labels("crash").inc()
+            wait = max(0.0, self.settings.acl_sync_interval - (time.monotonic() - began))
+            self._stop.wait(wait)
+
+
+def report_json(report: SyncReport) -> str:
+    return json.dumps(report.to_dict(), sort_keys=True)

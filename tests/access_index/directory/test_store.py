@@ -1,0 +1,91 @@
+"""Snapshot storage: round trip, atomic replace, cheap re-reads, damaged files fail closed; both engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from access_index.directory import (
+    DirectoryData,
+    DirectoryGroup,
+    DirectoryRole,
+    DirectoryUser,
+    build_snapshot,
+    decode_snapshot,
+    encode_snapshot,
+    open_snapshot_store,
+)
+from access_index.errors import DirectoryError
+from access_index.index import ChunkIndex
+from tests.conftest import settings_for
+
+DATA = DirectoryData(
+    "test",
+    (DirectoryUser("u1", "alice", "a@x.example", True, frozenset({"g2"}), frozenset({"r"})),),
+    (DirectoryGroup("g1", "/eng"), DirectoryGroup("g2", "/eng/be", "g1", frozenset({"crm/x"}))),
+    (DirectoryRole("r", frozenset({"s"})),),
+)
+
+
+def test_codec_round_trip() -> None:
+    snapshot = build_snapshot(DATA, build_snapshot(DATA, None))
+    decoded = decode_snapshot(encode_snapshot(snapshot), "test")
+    assert decoded == snapshot
+    assert decoded.resolve("alice", None) == snapshot.resolve("alice", None)
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"{", b"[]", b'{"format": 2}', encode_snapshot(build_snapshot(DATA, None)).replace(b'"u1"', b"1")]
+)
+def test_damaged_snapshot_is_an_error(raw: bytes) -> None:
+    with pytest.raises(DirectoryError, match="unreadable"):
+        decode_snapshot(raw, "test")
+
+
+def test_store_on_each_engine(engine: str, data_dir: Path, index: ChunkIndex) -> None:
+    settings = settings_for(engine, data_dir)
+    store = open_snapshot_store(settings, index)
+    assert store.load() is None
+    first = build_snapshot(DATA, None)
+    store.save(first)
+    assert store.load() == first
+    assert store.load() is store.load()  # cached until the stored version changes
+    second = build_snapshot(DATA, first)
+    store.save(second)
+    # Another reader (another serve process) sees the new version.
+    assert open_snapshot_store(settings, index).load() == second
+    assert store.load() == second
+    third = build_snapshot(DATA, second)
+    store.save(third)
+    assert store.load() == third
+
+
+def test_file_store_damaged_file_fails_closed(data_dir: Path) -> None:
+    settings = settings_for("edge", data_dir)
+    store = open_snapshot_store(settings)
+    store.save(build_snapshot(DATA, None))
+    settings.directory_snapshot_path.write_text("{not json")
+    with pytest.raises(DirectoryError):
+        store.load()
+    assert [p.name for p in settings.directory_snapshot_path.parent.iterdir()] == ["snapshot.json"]
+
+
+def test_qdrant_store_reader_sees_a_swap_within_its_pointer_ttl() -> None:
+    import time
+
+    from qdrant_client import QdrantClient
+
+    from access_index.directory import QdrantSnapshotStore
+
+    client = QdrantClient(location=":memory:")
+    writer = QdrantSnapshotStore(client, "snapshots")
+    reader = QdrantSnapshotStore(client, "snapshots", pointer_ttl=0.2)
+    first = build_snapshot(DATA, None)
+    writer.save(first)
+    assert reader.load() == first
+    second = build_snapshot(DATA, first)
+    writer.save(second)
+    assert writer.load() == second  # the writer sees its own swap at once
+    time.sleep(0.3)
+    assert reader.load() == second

@@ -1,0 +1,82 @@
+"""`clearance acl-sync --once`: exit status, the JSON report on stdout, the metrics textfile."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from access_index.cli import main
+from access_index.index import open_index
+from tests.acl_sync.conftest import Realm
+from tests.support.fake_keycloak import FakeKeycloak, Fault
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, keycloak: FakeKeycloak, data_dir: Path) -> None:
+    monkeypatch.setenv("CLEARANCE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("CLEARANCE_KEYCLOAK_URL", keycloak.url)
+    monkeypatch.setenv("CLEARANCE_KEYCLOAK_REALM", keycloak.realm.name)
+    monkeypatch.setenv("CLEARANCE_KEYCLOAK_CLIENT_ID", keycloak.sync_client.client_id)
+    monkeypatch.setenv("CLEARANCE_KEYCLOAK_CLIENT_SECRET", keycloak.sync_client.secret)
+
+
+def test_once_syncs_and_reports(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    keycloak: FakeKeycloak,
+    realm: Realm,
+    data_dir: Path,
+) -> None:
+    configure(monkeypatch, keycloak, data_dir)
+    assert main(["acl-sync", "--once"]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["outcome"] == "ok"
+    assert report["directory"]["snapshot_version"] == 1
+    assert report["directory"]["changes"]["users_added"] == 3
+    assert "acl-sync ok" in err
+    metrics = (data_dir / "directory" / "acl_sync.prom").read_text()
+    assert "clearance_acl_sync_last_success_timestamp_seconds" in metrics
+    assert 'clearance_acl_sync_changes_total{kind="users_added"} 3.0' in metrics
+
+
+def test_once_fails_with_exit_1_and_keeps_the_snapshot(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    keycloak: FakeKeycloak,
+    realm: Realm,
+    data_dir: Path,
+) -> None:
+    configure(monkeypatch, keycloak, data_dir)
+    assert main(["acl-sync", "--once"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("acl_sync.retry.Backoff.delay", lambda self, retry: 0.0)
+    with keycloak.fault(Fault("/groups", status=502)):
+        assert main(["acl-sync", "--once"]) == 1
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["outcome"] == "failed"
+    assert report["directory"]["snapshot_version"] is None
+    assert "502" in err
+    assert json.loads((data_dir / "directory" / "snapshot.json").read_text())["version"] == 1
+
+
+def test_index_held_by_serve_still_syncs_the_directory(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    keycloak: FakeKeycloak,
+    realm: Realm,
+    data_dir: Path,
+) -> None:
+    configure(monkeypatch, keycloak, data_dir)
+    from access_index.settings import get_settings
+
+    held = open_index(get_settings(), role="serve")
+    try:
+        assert main(["acl-sync", "--once"]) == 1
+    finally:
+        held.close()
+    out, err = capsys.readouterr()
+    assert json.loads(out)["directory"]["snapshot_version"] == 1
+    assert "in-process sync" in err
