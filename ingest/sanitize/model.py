@@ -13,15 +13,17 @@ Action = Literal["removed", "flagged"]
 class Finding:
     """One thing a scanner found: which technique, where, the text, and what was done with it."""
 
-    technique: str  # e.g. "unicode_tags", "zero_width", "html_display_none", "pdf_white_text"
+    technique: str  # e.g. "unicode_tags", "zero_width", "html_display_none", "pdf_no_ink"
     location: str  # page and box, XML path or CSS selector, element index: enough for a human to find it
     text: str  # the hidden (or instruction-like) text, decoded where it was smuggled
     action: Action  # hidden text is "removed"; visible instruction-like text is "flagged" and kept
     chars: int = 0  # how many characters were removed
     instruction_like: bool = False
     element_index: int | None = None  # the parsed element it belongs to, when it maps onto one
+    page: int | None = None  # 1-based page, slide or sheet number, when the format has pages
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what `clearance inspect`, ingest summaries and search results carry)."""
         return asdict(self)
 
 
@@ -35,3 +37,20 @@ class SanitizedDocument:
     elements: Sequence[Any]
     findings: Sequence[Finding] = field(default_factory=tuple)
     quarantined: bool = False
+
+
+@dataclass(frozen=True)
+class HiddenSpan:
+    """Text a format scanner found in the original file that a reader of the rendered file cannot see.
+
+    `page` (1-based) or `sheet` narrow which parsed elements the text is looked for in. `body` is False
+    for text outside the document body (comments, notes, properties, annotations, alt text): parsers
+    rarely emit it, and when its words also occur in the body they are the body's, so it is only ever
+    cut whole, never piece by piece."""
+
+    technique: str
+    location: str
+    text: str
+    page: int | None = None
+    sheet: str | None = None
+    body: bool = True
