@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     directory_max_age: int = Field(default=3600, ge=1)
 
     hidden_text_policy: Literal["quarantine", "strip"] = "quarantine"
+    # Ingest refuses larger files (reported as failed, the batch goes on): a parser bomb must not stall a run.
+    max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
 
     # Service.
     host: str = "127.0.0.1"
@@ -90,6 +92,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=65536, ge=1024)
     # An unknown `kid` refetches an issuer's JWKS at most this often (forged kids cannot hammer the IdP).
     jwks_refresh_interval: float = Field(default=30.0, ge=0)
+    # Torch intra-op threads in `serve`: one leaves a core for HTTP, tokens and the index, and avoids
+    # OpenMP spin-waits collapsing under CPU contention (bench/search_bench.py).
+    serve_model_threads: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -1,0 +1,208 @@
+"""Search API load test: `clearance serve` over 100k chunks, driven over HTTP from this (second) process.
+
+Corpus: paragraphs of the Python standard library's docstrings (real English text) are embedded with the
+real model; each vector is reused with small Gaussian perturbations (re-normalized) until 100k chunks, so
+building the index takes minutes instead of ~30 min of embedding. Every chunk gets an ACL drawn from 40
+groups (plus some `authenticated`), so every search runs the real access filter. Queries are real
+sentences embedded by the server's real model. Prints p50/p99 latency and searches/s at 1, 8, 32 callers.
+
+    python bench/search_bench.py [--chunks 100000] [--seconds 20] [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from access_index.embedder import load_embedder  # noqa: E402
+from access_index.index import Chunk  # noqa: E402
+from access_index.index.edge import EdgeIndex  # noqa: E402
+from access_index.settings import load_settings  # noqa: E402
+from retrieval.dev_issuer import mint_token  # noqa: E402
+
+MODULES = [
+    "json", "os", "re", "collections", "itertools", "functools", "pathlib", "subprocess", "socket", "asyncio",
+    "threading", "logging", "argparse", "datetime", "decimal", "fractions", "statistics", "random", "hashlib",
+    "http.client", "urllib.request", "email.message", "csv", "sqlite3", "zipfile", "tarfile", "shutil", "tempfile",
+    "typing", "dataclasses", "enum", "inspect", "io", "struct", "textwrap", "string", "difflib", "heapq", "bisect",
+    "contextlib", "abc", "unittest", "doctest", "pdb", "pickle", "copy", "pprint", "uuid", "ssl", "select",
+]  # fmt: skip
+GROUPS = [f"/org/dept-{d}/team-{t}" for d in range(8) for t in range(5)]
+
+
+def stdlib_paragraphs(limit: int) -> list[str]:
+    seen: set[str] = set()
+    for name in MODULES:
+        module = importlib.import_module(name)
+        for _, member in inspect.getmembers(module):
+            doc = inspect.getdoc(member) or ""
+            for paragraph in re.split(r"\n\s*\n", doc):
+                text = " ".join(paragraph.split())
+                if 60 <= len(text) <= 600 and text not in seen:
+                    seen.add(text)
+                    if len(seen) >= limit:
+                        return sorted(seen)
+    return sorted(seen)
+
+
+def build(data_dir: Path, chunks: int, base_count: int) -> list[str]:
+    """The index (reused when already built with these parameters); returns the query sentences."""
+    marker = data_dir / "bench.json"
+    texts = stdlib_paragraphs(base_count + 300)
+    base_texts, query_texts = texts[:base_count], texts[base_count:]
+    queries = [t.split(". ")[0][:200] for t in query_texts]
+    if marker.exists() and json.loads(marker.read_text()) == {"chunks": chunks, "base": len(base_texts)}:
+        return queries
+    settings = load_settings(data_dir=data_dir)
+    embedder = load_embedder(settings)
+    started = time.perf_counter()
+    base = embedder.embed(base_texts)
+    print(f"embedded {len(base_texts)} real paragraphs in {time.perf_counter() - started:.1f} s", flush=True)
+    rng = np.random.default_rng(7)
+    index = EdgeIndex(settings.index_dir, "bench")
+    index.ensure_collection(embedder.info)
+    picker = random.Random(7)
+    started = time.perf_counter()
+    for start in range(0, chunks, 2000):
+        ids = range(start, min(chunks, start + 2000))
+        vectors = base[[i % len(base) for i in ids]] + rng.normal(0, 0.025, (len(ids), base.shape[1]))
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        batch = []
+        for i in ids:
+            allow = picker.sample(GROUPS, picker.randint(1, 2)) + (["authenticated"] if picker.random() < 0.1 else [])
+            batch.append(
+                Chunk(
+                    tenant="default",
+                    document_id=f"stdlib/doc-{i // 4}",
+                    source="stdlib",
+                    chunk_index=i % 4,
+                    chunk_count=4,
+                    text=base_texts[i % len(base_texts)],
+                    uri=f"file:///bench/doc-{i // 4}",
+                    allow=[f"group:{g}" for g in allow],
+                    labels={"classification": picker.choice(["public", "internal", "confidential"])},
+                )
+            )
+        index.upsert(batch, vectors.astype(np.float32).tolist())
+    index.flush()
+    print(f"upserted {chunks} chunks in {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    index.optimize()
+    print(f"optimized (HNSW) in {time.perf_counter() - started:.1f} s", flush=True)
+    index.close()
+    marker.write_text(json.dumps({"chunks": chunks, "base": len(base_texts)}))
+    return queries
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def load(
+    url: str, tokens: list[str], queries: list[str], callers: int, seconds: float
+) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=callers, max_keepalive_connections=callers)
+
+    async def caller(number: int, client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        picker = random.Random(number)
+        while time.perf_counter() < deadline:
+            body = {"query": picker.choice(queries), "top_k": 8}
+            headers = {"Authorization": f"Bearer {tokens[number % len(tokens)]}"}
+            started = time.perf_counter()
+            response = await client.post(f"{url}/v1/search", json=body, headers=headers)
+            elapsed = time.perf_counter() - started
+            if response.status_code == 200:
+                latencies.append(elapsed)
+            else:
+                errors += 1
+
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        await asyncio.gather(*(caller(n, client) for n in range(callers)))
+    return latencies, errors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--base", type=int, default=2000, help="real paragraphs embedded")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per concurrency level")
+    parser.add_argument("--callers", default="1,8,32")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "out" / "search")
+    parser.add_argument("--backend", default="torch", help="the server's CLEARANCE_EMBEDDING_BACKEND (torch, onnx)")
+    args = parser.parse_args()
+    os.environ.update({"HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"})
+    queries = build(args.data_dir, args.chunks, args.base)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CLEARANCE_")},
+        "CLEARANCE_DATA_DIR": str(args.data_dir),
+        "CLEARANCE_DEV_MODE": "true",
+        "CLEARANCE_ACL_SYNC_INTERVAL": "0",
+        "CLEARANCE_EMBEDDING_BACKEND": args.backend,
+        "CLEARANCE_RATE_LIMIT_PER_MINUTE": "10000000",
+        "CLEARANCE_AGENT_RATE_LIMIT_PER_MINUTE": "10000000",
+    }
+    settings = load_settings(data_dir=args.data_dir, dev_mode=True)
+    picker = random.Random(1)
+    tokens = [mint_token(settings, user=f"user{i}", groups=picker.sample(GROUPS, 5)) for i in range(32)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "access_index.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise SystemExit("serve did not become ready")
+        asyncio.run(load(url, tokens, queries, 4, 3.0))  # warm-up
+        print(f"{args.chunks} chunks, top_k=8, ACL filter over 40 groups (caller in 5), {args.backend} model queries")
+        print(f"{'callers':>8} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'searches/s':>11}")
+        for callers in (int(c) for c in args.callers.split(",")):
+            started = time.perf_counter()
+            latencies, errors = asyncio.run(load(url, tokens, queries, callers, args.seconds))
+            wall = time.perf_counter() - started
+            ms = np.array(latencies) * 1000
+            print(
+                f"{callers:>8} {len(latencies):>9} {errors:>7} {np.percentile(ms, 50):>8.1f} "
+                f"{np.percentile(ms, 99):>8.1f} {len(latencies) / wall:>11.1f}",
+                flush=True,
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
