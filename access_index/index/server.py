@@ -18,7 +18,9 @@ from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit
 from access_index.index.filter import AnyOf, Filter
 from access_index.settings import Settings
 
-SEARCH_EF = 128
+# The same HNSW parameters as the embedded engine (see access_index/index/edge.py and docs/scaling.md).
+HNSW_M, HNSW_EF_CONSTRUCT, HNSW_PAYLOAD_M, FULL_SCAN_THRESHOLD = 16, 128, 16, 10_000
+SEARCH_EF = 384
 
 
 class ServerIndex:
@@ -47,7 +49,12 @@ class ServerIndex:
             self.client.create_collection(
                 self.collection,
                 vectors_config=qm.VectorParams(size=model.dimension, distance=qm.Distance.COSINE),
-                hnsw_config=qm.HnswConfigDiff(m=16, ef_construct=128, payload_m=16),
+                hnsw_config=qm.HnswConfigDiff(
+                    m=HNSW_M,
+                    ef_construct=HNSW_EF_CONSTRUCT,
+                    payload_m=HNSW_PAYLOAD_M,
+                    full_scan_threshold=FULL_SCAN_THRESHOLD,
+                ),
                 shard_number=s.qdrant_shard_number,
                 replication_factor=s.qdrant_replication_factor,
                 write_consistency_factor=s.qdrant_write_consistency_factor,
