@@ -7,6 +7,7 @@ missing file is an error here, never a download.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Sequence
@@ -80,7 +81,11 @@ class SentenceTransformerEmbedder:
         self.info = ModelInfo(name=name_or_path, dimension=dimension)
         self.max_tokens = int(self._model.max_seq_length or 256)
         self.batch_size = batch_size
-        self._tokenizer = self._model.tokenizer
+        # A private copy for counting: encode() uses the model's tokenizer, and a fast tokenizer called from
+        # two threads at once fails ("Already borrowed"); ingest counts on one thread while embedding on another.
+        self._tokenizer = copy.deepcopy(self._model.tokenizer)
+        self._tokenizer.model_max_length = 1 << 30  # counting only: no "longer than the maximum" warning
+        self._count_lock = threading.Lock()
         self._lock = threading.Lock()  # torch modules are not safe to call from several threads at once
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -97,10 +102,19 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        with self._count_lock:
+            return len(self._tokenizer.encode(text, add_special_tokens=False))
 
 
 def load_embedder(settings: Settings) -> Embedder:
+    if settings.embedding_backend == "onnx":
+        # Our own int8 export (access_index/onnx_embedder.py), cached under the data dir.
+        from access_index.onnx_embedder import OnnxEmbedder
+
+        offline_environment()
+        name = settings.embedding_model
+        location = bundled_model_path() if name == DEFAULT_EMBEDDING_MODEL else Path(name)
+        return OnnxEmbedder(name, location, settings.data_dir / "models", batch_size=settings.embedding_batch_size)
     return SentenceTransformerEmbedder(
         settings.embedding_model, batch_size=settings.embedding_batch_size, backend=settings.embedding_backend
     )

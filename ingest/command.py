@@ -1,18 +1,136 @@
-"""`clearance ingest` and `clearance inspect` (filled by the batch-ingest issue)."""
+"""`clearance ingest` and `clearance inspect`: arguments and settings in, a report and an exit code out.
+
+Exit codes (contract): 0 nothing failed, 1 some file failed (the rest are indexed) or the index cannot
+be used, 2 usage errors (bad manifest, bad source name, missing path).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import replace
+from pathlib import Path
 
+from access_index.embedder import load_embedder
+from access_index.errors import ConfigError, IndexError_
+from access_index.index import ChunkIndex, open_index
 from access_index.settings import Settings
+from ingest.discovery import discover
+from ingest.manifest import ManifestError, is_valid_tenant, load_manifest
+from ingest.parsing import ParseError
+from ingest.pipeline import IngestJob, inspect_file, run_job
+from ingest.report import IngestReport, NoProgress, Progress, StreamProgress, render_summary
+from ingest.sources import SourceRecord, check_source_name, save_source
+from ingest.state import load_state
+
+DEFAULT_TENANT = "default"
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    print("clearance ingest: not implemented yet (batch-ingest issue)", file=sys.stderr)
-    return 1
+    """Ingest PATHs under the manifest's ACLs; print the summary (or one JSON object with --json)."""
+    try:
+        manifest = load_manifest(Path(args.acl))
+    except ManifestError as error:
+        print(f"clearance ingest: {error}", file=sys.stderr)
+        return 2
+    paths = tuple(Path(path) for path in args.paths)
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise ConfigError(f"no such file or directory: {', '.join(missing)}")
+    source = check_source_name(args.source or paths[0].resolve().name)
+    tenant = args.tenant or manifest.tenant or DEFAULT_TENANT
+    if not is_valid_tenant(tenant):
+        raise ConfigError(f"invalid tenant {tenant!r}: use letters, digits, '.', '_' or '-' (--tenant ID)")
+    job = IngestJob(
+        paths=paths,
+        manifest=manifest,
+        source=source,
+        tenant=tenant,
+        policy=settings.hidden_text_policy,
+        max_file_bytes=settings.max_file_bytes,
+        quarantine_dir=settings.data_dir / "quarantine",
+        delete_missing=bool(args.delete_missing),
+        dry_run=bool(args.dry_run),
+        batch_chunks=max(settings.embedding_batch_size * 4, 64),
+    )
+    progress: Progress = NoProgress() if args.json and not sys.stderr.isatty() else StreamProgress()
+    if job.dry_run:
+        report = _dry_run(job, settings, progress)
+    else:
+        # The index first: a locked embedded index fails in a second instead of after loading the model.
+        index = open_index(settings, role="ingest")
+        try:
+            embedder = load_embedder(settings)
+            index.ensure_collection(embedder.info)
+            report = run_job(job, index, embedder, progress)
+        finally:
+            index.close()
+        save_source(
+            settings,
+            SourceRecord(
+                name=source,
+                tenant=tenant,
+                roots=tuple(str((path if path.is_dir() else path.parent).resolve()) for path in paths),
+                manifest=str(Path(args.acl).resolve()),
+            ),
+        )
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(render_summary(report))
+    return 1 if report.failed else 0
+
+
+def _dry_run(job: IngestJob, settings: Settings, progress: Progress) -> IngestReport:
+    """Reads the index when it exists (to tell new from changed); never creates or writes it."""
+    index: ChunkIndex | None = None
+    notes: list[str] = []
+    if settings.qdrant_url or (settings.index_dir / "collection.json").exists():
+        index = open_index(settings, role="ingest")
+    try:
+        try:
+            state = load_state(index, job.tenant, job.source) if index is not None else {}
+        except IndexError_ as error:
+            state = {}
+            notes.append(f"the index could not be read ({error}); every file is shown as new")
+        report = run_job(job, None, None, progress, state=state)
+    finally:
+        if index is not None:
+            index.close()
+    if notes:
+        report = replace(report, notes=tuple(notes))
+    return report
 
 
 def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
-    print("clearance inspect: not implemented yet (batch-ingest issue)", file=sys.stderr)
-    return 1
+    """One JSON line per chunk (or per quarantined document); failures on stderr, exit 1 if any."""
+    discovery = discover([Path(path) for path in args.paths])
+    embedder = load_embedder(settings)
+    failed = 0
+    for skipped in discovery.skipped:
+        print(f"clearance inspect: skipped {skipped.relpath}: {skipped.reason}", file=sys.stderr)
+    for found in discovery.files:
+        document = str(found.path)
+        try:
+            inspection = inspect_file(found.path, settings.hidden_text_policy, settings.max_file_bytes, embedder)
+        except ParseError as error:
+            failed += 1
+            print(f"clearance inspect: {document}: {error.reason}", file=sys.stderr)
+            continue
+        findings = [finding.to_dict() for finding in inspection.findings]
+        if inspection.quarantined:
+            print(json.dumps({"document": document, "quarantined": True, "findings": findings}, ensure_ascii=False))
+            continue
+        for position, draft in enumerate(inspection.drafts):
+            line = {
+                "document": document,
+                "chunk_index": position,
+                "text": draft.text,
+                "findings": [dict(finding) for finding in draft.findings],
+                "section": draft.section,
+                "page": draft.page,
+            }
+            print(json.dumps(line, ensure_ascii=False))
+    sys.stdout.flush()
+    return 1 if failed else 0

@@ -1,0 +1,42 @@
+"""A document's access rules as stored on each of its chunks, and the hash that detects ACL changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from access_index.index.chunk import acl_payload
+from ingest.manifest import Rule
+
+
+@dataclass(frozen=True)
+class DocumentAcl:
+    """Canonical allow/deny tokens (sorted) and labels of one document; `acl_hash` identifies them."""
+
+    allow: tuple[str, ...]
+    deny: tuple[str, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def from_rule(rule: Rule) -> DocumentAcl:
+        return DocumentAcl(
+            allow=tuple(sorted(str(p) for p in rule.allow)),
+            deny=tuple(sorted(str(p) for p in rule.deny)),
+            labels=dict(sorted(rule.labels.items())),
+        )
+
+    @property
+    def acl_hash(self) -> str:
+        canonical = json.dumps(
+            {"allow": list(self.allow), "deny": list(self.deny), "labels": dict(sorted(self.labels.items()))},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def payload(self) -> dict[str, Any]:
+        """The payload keys an ACL-only change rewrites on every chunk of the document."""
+        return acl_payload(self.allow, self.deny, self.labels, self.acl_hash)

@@ -1,0 +1,69 @@
+"""The registry of ingested sources, so acl-sync can re-read each source's manifest later.
+
+One JSON file per source under `$CLEARANCE_DATA_DIR/sources/`, written atomically (temp + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from access_index.errors import ConfigError
+from access_index.settings import Settings
+
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A source as last ingested: its tenant, its roots and its manifest (absolute paths)."""
+
+    name: str
+    tenant: str
+    roots: tuple[str, ...]
+    manifest: str
+
+
+def check_source_name(name: str) -> str:
+    """Source names prefix document ids (`<source>/<relpath>`), so they may not contain '/'."""
+    if not _SOURCE_NAME.match(name):
+        raise ConfigError(
+            f"invalid source name {name!r}: use letters, digits, '.', '_' or '-' (set it with --source NAME)"
+        )
+    return name
+
+
+def sources_dir(settings: Settings) -> Path:
+    return settings.data_dir / "sources"
+
+
+def save_source(settings: Settings, record: SourceRecord) -> None:
+    """Write (or replace) the record of one source."""
+    directory = sources_dir(settings)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{check_source_name(record.name)}.json"
+    temporary = target.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(asdict(record), indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(temporary, target)
+
+
+def list_sources(settings: Settings) -> list[SourceRecord]:
+    """Every recorded source, by name."""
+    directory = sources_dir(settings)
+    if not directory.is_dir():
+        return []
+    records = []
+    for path in sorted(directory.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        records.append(
+            SourceRecord(
+                name=str(data["name"]),
+                tenant=str(data["tenant"]),
+                roots=tuple(str(root) for root in data["roots"]),
+                manifest=str(data["manifest"]),
+            )
+        )
+    return records
