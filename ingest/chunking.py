@@ -133,8 +133,15 @@ def chunk_elements(
             current.elements.add(element.index)
     if current.elements:  # a chunk holding only the overlap of the previous one adds nothing
         drafts.append(_freeze(current, findings_by_element))
-    # Findings that belong to no element (whole-document ones) travel with the first chunk.
-    loose = tuple(findings_by_element.get(None, ()))
+    # Findings that belong to no chunk travel with the first one: whole-document findings, and those of an
+    # element that produced no text (a hidden element removed whole), so that no finding is ever dropped.
+    placed = {element.index for element in elements if element.text}
+    loose = tuple(
+        finding
+        for key in sorted(findings_by_element, key=lambda k: (k is not None, k or 0))
+        if key not in placed
+        for finding in findings_by_element[key]
+    )
     if loose and drafts:
         first = drafts[0]
         drafts[0] = ChunkDraft(first.text, first.section, first.page, first.findings + loose)

@@ -285,7 +285,7 @@ def _prepare(run: _Run, planned: Planned) -> Prepared:
     t0 = time.perf_counter()
     source_elements = from_unstructured(cleaned.elements, original_index)
     policy = ChunkingPolicy.for_model(run.embedder.max_tokens)
-    drafts = chunk_elements(source_elements, run.embedder.count_tokens, policy, _flagged(findings))
+    drafts = chunk_elements(source_elements, run.embedder.count_tokens, policy, _by_element(findings, redact=True))
     title = document_title(source_elements, path.stem)
     run.times.add("chunk", t0)
     if not drafts:
@@ -445,18 +445,20 @@ def inspect_file(path: Path, policy: Policy, max_file_bytes: int, embedder: Embe
     source_elements = from_unstructured(cleaned.elements, original_index)
     policy_ = ChunkingPolicy.for_model(embedder.max_tokens)
     # Inspect shows every finding next to the chunk it came from, removed ones included.
-    drafts = chunk_elements(source_elements, embedder.count_tokens, policy_, _by_element(findings, flagged_only=False))
+    drafts = chunk_elements(source_elements, embedder.count_tokens, policy_, _by_element(findings, redact=False))
     return Inspection(tuple(drafts), findings, False)
 
 
-def _flagged(findings: Sequence[Finding]) -> dict[int | None, list[Mapping[str, Any]]]:
-    """Visible instruction-like text stays in the chunk and its findings travel with it, keyed by element."""
-    return _by_element(findings, flagged_only=True)
+def _by_element(findings: Sequence[Finding], redact: bool) -> dict[int | None, list[Mapping[str, Any]]]:
+    """Findings keyed by the element they belong to, so each travels with the chunk holding it.
 
-
-def _by_element(findings: Sequence[Finding], flagged_only: bool) -> dict[int | None, list[Mapping[str, Any]]]:
+    With `redact` (what goes into the index and out to agents) a removed finding keeps its technique, place
+    and size but not its text: the hidden payload must never reach an agent through the findings. Visible
+    instruction-like text is in the chunk anyway, so a flagged finding keeps its text."""
     grouped: dict[int | None, list[Mapping[str, Any]]] = {}
     for finding in findings:
-        if finding.action == "flagged" or not flagged_only:
-            grouped.setdefault(finding.element_index, []).append(finding.to_dict())
+        shown = finding.to_dict()
+        if redact and finding.action == "removed":
+            shown["text"] = ""
+        grouped.setdefault(finding.element_index, []).append(shown)
     return grouped

@@ -71,3 +71,12 @@ def test_findings_travel_with_the_chunk_holding_their_element() -> None:
     assert len(holding) == 1
     assert "Block 2" in holding[0].text
     assert loose in drafts[0].findings
+
+
+def test_findings_of_an_element_that_produced_no_chunk_are_kept() -> None:
+    """A hidden element removed whole leaves no text; its finding must still be shown (with the first chunk)."""
+    policy = ChunkingPolicy(max_tokens=20, overlap_tokens=0, min_section_tokens=5)
+    removed = {"technique": "html_display_none", "action": "removed"}
+    elements = [element("Visible paragraph one", index=0), element("Visible paragraph two", index=2)]
+    drafts = chunk_elements(elements, count, policy, {1: [removed]})
+    assert [removed] == [f for d in drafts for f in d.findings]

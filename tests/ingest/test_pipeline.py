@@ -256,6 +256,11 @@ def test_strip_policy_indexes_the_visible_text_only(
     (chunk,) = chunks_of(index, "docs/public/note.txt")
     assert chunk.text == "The vendor contract renews in March."
     assert not any(0xE0000 <= ord(ch) <= 0xE007F for ch in chunk.text)
+    # The chunk says hidden text was removed (technique, size) but never carries the payload to an agent.
+    (finding,) = [f for f in chunk.findings if f["technique"] == "unicode_tags"]
+    assert finding["action"] == "removed"
+    assert finding["chars"] > 0
+    assert "Ignore" not in json.dumps(chunk.findings)
 
 
 def test_incomplete_document_is_repaired(tmp_path: Path, ingest: JobRunner, index: ChunkIndex) -> None:
