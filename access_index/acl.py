@@ -79,7 +79,7 @@ def build_access_filter(caller: Caller, narrowings: Iterable[Narrowing] = ()) ->
 
 
 def is_readable(caller: Caller, tenant: str, allow: Iterable[str], deny: Iterable[str]) -> bool:
-    """The same rule in plain Python, for checks outside the index (e.g. the audit's granting principal)."""
+    """The same rule in plain Python: the reference the benches' and tests' oracles are checked against."""
     allow_set, deny_set = set(allow), set(deny)
     return tenant == caller.tenant and bool(allow_set & caller.tokens) and not (deny_set & caller.tokens)
 

@@ -97,6 +97,27 @@ class Chunk:
         )
 
 
+# Always read by a partial scroll: `Chunk.from_payload` needs them.
+REQUIRED_FIELDS = ("tenant", "document_id", "source", "chunk_index")
+
+
+def payload_selector(fields: Sequence[str] | None) -> bool | list[str]:
+    """What a scroll reads: the whole payload, or `fields` plus the ones every Chunk needs."""
+    return True if fields is None else sorted({*fields, *REQUIRED_FIELDS})
+
+
+def point_parts(
+    chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]
+) -> list[tuple[str, list[float], dict[str, Any]]]:
+    """(id, vector, payload) per chunk, the same for every engine; one vector per chunk or ValueError."""
+    if len(chunks) != len(vectors):
+        raise ValueError("one vector per chunk")
+    return [
+        (chunk.point_id, [float(x) for x in vector], chunk.to_payload())
+        for chunk, vector in zip(chunks, vectors, strict=True)
+    ]
+
+
 def label_tokens(labels: Mapping[str, str]) -> list[str]:
     return sorted(label_token(key, value) for key, value in labels.items())
 

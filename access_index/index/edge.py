@@ -19,7 +19,7 @@ import qdrant_edge as qe
 
 from access_index.errors import IndexError_, IndexLockedError
 from access_index.index.base import ModelInfo, Role, check_model
-from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit
+from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, point_parts
 from access_index.index.filter import AnyOf, Filter
 
 META_FILE = "collection.json"
@@ -76,20 +76,13 @@ class EdgeIndex:
         _write_meta(meta_path, model)
         self._shard = shard
 
-    def model_info(self) -> ModelInfo | None:
-        meta = _read_meta(self.directory / META_FILE)
-        return ModelInfo(meta["model"], int(meta["dimension"])) if meta else None
-
     # -- writes -------------------------------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
-        if not chunks:
-            return
         points = [
-            qe.Point(id=chunk.point_id, vector=[float(x) for x in vector], payload=chunk.to_payload())
-            for chunk, vector in zip(chunks, vectors, strict=True)
+            qe.Point(id=id_, vector=vector, payload=payload) for id_, vector, payload in point_parts(chunks, vectors)
         ]
+        if not points:
+            return
         self._update(qe.UpdateOperation.upsert_points(points))
 
     def delete_points(self, point_ids: Sequence[str]) -> None:
@@ -121,13 +114,13 @@ class EdgeIndex:
     def scroll(self, where: Filter, fields: Sequence[str] | None = None, batch: int = 256) -> Iterator[Chunk]:
         if where.matches_nothing:
             return
-        selector: bool | list[str] = True if fields is None else _with_required(fields)
+        selector = payload_selector(fields)
         offset: Any = None
         while True:
             request = qe.ScrollRequest(offset=offset, limit=batch, filter=_to_edge(where), with_payload=selector)
             records, offset = self._call(lambda shard, request=request: shard.scroll(request))
             for record in records:
-                yield Chunk.from_payload(_defaults(record.payload or {}))
+                yield Chunk.from_payload(record.payload or {})
             if offset is None:
                 return
 
@@ -180,15 +173,6 @@ def _to_edge(where: Filter) -> qe.Filter:
 
 def _condition(condition: AnyOf) -> qe.FieldCondition:
     return qe.FieldCondition(key=condition.key, match=qe.MatchAny(list(condition.values)))
-
-
-def _with_required(fields: Sequence[str]) -> list[str]:
-    return sorted({*fields, "tenant", "document_id", "source", "chunk_index"})
-
-
-def _defaults(payload: dict[str, Any]) -> dict[str, Any]:
-    payload.setdefault("source", "")
-    return payload
 
 
 def _acquire_lock(path: Path, role: Role) -> IO[str]:

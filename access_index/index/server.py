@@ -14,7 +14,7 @@ from qdrant_client import models as qm
 
 from access_index.errors import IndexError_
 from access_index.index.base import ModelInfo, check_model
-from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit
+from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, point_parts
 from access_index.index.filter import AnyOf, Filter
 from access_index.settings import Settings
 
@@ -71,14 +71,12 @@ class ServerIndex:
         self._call(action)
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
-        if not chunks:
-            return
         points = [
-            qm.PointStruct(id=chunk.point_id, vector=[float(x) for x in vector], payload=chunk.to_payload())
-            for chunk, vector in zip(chunks, vectors, strict=True)
+            qm.PointStruct(id=id_, vector=vector, payload=payload)
+            for id_, vector, payload in point_parts(chunks, vectors)
         ]
+        if not points:
+            return
         self._call(lambda: self.client.upsert(self.collection, points=points, wait=True))
 
     def delete_points(self, point_ids: Sequence[str]) -> None:
@@ -117,9 +115,7 @@ class ServerIndex:
     def scroll(self, where: Filter, fields: Sequence[str] | None = None, batch: int = 256) -> Iterator[Chunk]:
         if where.matches_nothing:
             return
-        selector: bool | list[str] = (
-            True if fields is None else sorted({*fields, "tenant", "document_id", "source", "chunk_index"})
-        )
+        selector = payload_selector(fields)
         offset: Any = None
         while True:
             records, offset = self._call(
