@@ -1,5 +1,8 @@
 """The `clearance` command: parses arguments, loads settings, and hands over to the package that owns the
-subcommand. Each flag overrides the `CLEARANCE_*` variable named in its help."""
+subcommand. Each flag overrides the `CLEARANCE_*` variable named in its help.
+
+This is the command-line edge of the error tree (access_index/errors.py): a ConfigError (which includes
+an invalid manifest) is a usage error, exit 2; any other ClearanceError exits 1; Ctrl-C exits 130."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 from access_index.errors import ClearanceError, ConfigError
 from access_index.settings import Settings, load_settings
 
+EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 # subcommand → "module:function"; modules are imported only when their command runs (fast --help).
 HANDLERS = {
     "ingest": "ingest.command:run_ingest",
@@ -90,15 +94,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         return _handler(args.command)(args, settings)
-    except ConfigError as error:
-        print(f"clearance: configuration error: {error}", file=sys.stderr)
-        return 2
     except ClearanceError as error:
-        print(f"clearance: {error}", file=sys.stderr)
-        return 1
+        code = exit_code(error)
+        kind = "configuration error: " if code == EXIT_USAGE else ""
+        print(f"clearance: {kind}{error}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print("clearance: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def exit_code(error: ClearanceError) -> int:
+    """The command line's exit code for an error that ends a command."""
+    return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED
 
 
 if __name__ == "__main__":

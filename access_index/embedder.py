@@ -114,7 +114,7 @@ def load_embedder(settings: Settings) -> Embedder:
         offline_environment()
         name = settings.embedding_model
         location = bundled_model_path() if name == DEFAULT_EMBEDDING_MODEL else Path(name)
-        return OnnxEmbedder(name, location, settings.data_dir / "models", batch_size=settings.embedding_batch_size)
+        return OnnxEmbedder(name, location, settings.paths.models_dir, batch_size=settings.embedding_batch_size)
     return SentenceTransformerEmbedder(
         settings.embedding_model, batch_size=settings.embedding_batch_size, backend=settings.embedding_backend
     )

@@ -1,34 +1,67 @@
-"""Clearance's own errors. Backend errors (qdrant, keycloak, parsers) are mapped into these at the boundary.
+"""Clearance's one error tree. Backend errors (qdrant, keycloak, parsers, OS) are mapped into these where
+they are caught, and these are mapped once per edge: HTTP problems in retrieval/errors.py, exit codes in
+access_index/cli.py.
 
-    ClearanceError
-    ├── ConfigError              settings that cannot work; names the variable and the fix
-    ├── PrincipalError           a malformed principal string (carries the offending value)
-    ├── IndexError_              the index cannot answer safely → fail closed (HTTP 503)
-    │   ├── IndexLockedError     the embedded shard is held by another process
-    │   └── ModelMismatchError   the collection was built with another embedding model
-    ├── EmbeddingError           the model cannot be loaded or run
-    ├── AuthenticationError      no or bad token (HTTP 401)
-    ├── AccessDeniedError        authenticated, but may read nothing here (HTTP 403)
-    └── DirectoryError           the synced directory is missing, stale or inconsistent (HTTP 503)
+    class                                code                  HTTP
+    ClearanceError                       clearance_error       500
+    ├── ConfigError                      config_error          500  settings that cannot work (names the variable)
+    │   └── ManifestError                invalid_manifest      500  an ACL manifest that does not validate
+    ├── PrincipalError                   invalid_principal     500  a malformed principal string
+    ├── IndexUnavailableError            index_unavailable     503  the index cannot answer safely (fail closed)
+    │   ├── IndexLockedError             index_locked          503  the embedded shard is held by another process
+    │   └── ModelMismatchError           model_mismatch        503  the collection was built with another model
+    ├── EmbeddingError                   embedding_error       503  the model cannot be loaded or run
+    ├── InvalidTokenError                invalid_token         401  no or bad token (`reason`: a word for metrics)
+    ├── KeysUnavailableError             idp_keys_unavailable  503  an issuer's signing keys cannot be fetched
+    ├── AccessDeniedError                access_denied         403  authenticated, but may read nothing here
+    ├── RateLimitedError                 rate_limited          429  too many requests for a subject or an agent
+    ├── RequestTooLargeError             request_too_large     413  a body beyond CLEARANCE_MAX_REQUEST_BYTES
+    ├── SearchTimeoutError               search_timeout        503  a search beyond CLEARANCE_SEARCH_TIMEOUT_SECONDS
+    ├── AuditWriteError                  audit_unavailable     503  the audit record cannot be written
+    ├── DirectoryError                   directory_unavailable 503  the synced directory is missing, stale or bad
+    │   ├── PullError                    directory_pull_failed 503  a pull failed or came back incomplete
+    │   └── SyncBusyError                sync_busy             503  another sync holds the lock
+    ├── OfflineNlpError                  offline_nlp_error     500  unstructured would reach the network
+    └── DocumentError                    document_error        500  one file cannot be indexed (ingest reports it)
+        ├── ParseError                   parse_failed          500  no text could be read from it
+        ├── UndecodableError             undecodable           500  a text file in no known encoding
+        └── SanitizeError                sanitize_failed       500  its hidden-text check could not be completed
 
-Every error carries a stable `code` so that logs, metrics and problem+json bodies use the same words.
+Every class has a stable `code` (logs, metrics, problem+json bodies, the sync report use the same words),
+an HTTP `status` and a problem `title`; `public` says whether its message may be shown to an API caller
+(others get a generic sentence, so paths and hosts stay in the server log). tests/test_errors.py checks
+that every ClearanceError subclass anywhere in Clearance is drawn here and mapped at both edges.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class ClearanceError(Exception):
-    """Base class; `code` is a stable machine-readable identifier."""
+    """Base class: a stable `code`, the HTTP `status` and `title` a caller sees, and whether the message is public."""
 
-    code = "clearance_error"
+    code: ClassVar[str] = "clearance_error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+    public: ClassVar[bool] = False
 
 
 class ConfigError(ClearanceError):
     code = "config_error"
+    title = "Misconfigured"
+
+
+class ManifestError(ConfigError):
+    """The manifest cannot be used; the message names the file, the line and the fix."""
+
+    code = "invalid_manifest"
+    title = "Invalid ACL manifest"
 
 
 class PrincipalError(ClearanceError, ValueError):
     code = "invalid_principal"
+    title = "Invalid principal"
 
     def __init__(self, value: object, reason: str) -> None:
         super().__init__(f"invalid principal {value!r}: {reason}")
@@ -36,29 +69,144 @@ class PrincipalError(ClearanceError, ValueError):
         self.reason = reason
 
 
-class IndexError_(ClearanceError):  # trailing underscore: do not shadow the builtin
+class IndexUnavailableError(ClearanceError):
     code = "index_unavailable"
+    status = 503
+    title = "Index unavailable"
 
 
-class IndexLockedError(IndexError_):
+class IndexLockedError(IndexUnavailableError):
     code = "index_locked"
 
 
-class ModelMismatchError(IndexError_):
+class ModelMismatchError(IndexUnavailableError):
     code = "model_mismatch"
 
 
 class EmbeddingError(ClearanceError):
     code = "embedding_error"
+    status = 503
+    title = "Model unavailable"
 
 
-class AuthenticationError(ClearanceError):
+class InvalidTokenError(ClearanceError):
+    """A token we refuse; `reason` is a short stable word for metrics, the message helps the operator."""
+
     code = "invalid_token"
+    status = 401
+    title = "Invalid or missing token"
+    public = True
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class KeysUnavailableError(ClearanceError):
+    """The issuer's signing keys cannot be fetched: we cannot tell good tokens from bad."""
+
+    code = "idp_keys_unavailable"
+    status = 503
+    title = "Identity provider keys unavailable"
+    public = True
 
 
 class AccessDeniedError(ClearanceError):
     code = "access_denied"
+    status = 403
+    title = "Access denied"
+    public = True
+
+
+class RateLimitedError(ClearanceError):
+    """Too many requests for one subject or one agent."""
+
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"
+    public = True
+
+    def __init__(self, message: str, retry_after: int, scope: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.scope = scope
+
+
+class RequestTooLargeError(ClearanceError):
+    code = "request_too_large"
+    status = 413
+    title = "Request too large"
+    public = True
+
+
+class SearchTimeoutError(ClearanceError):
+    """The search did not finish in time; nothing partial is returned."""
+
+    code = "search_timeout"
+    status = 503
+    title = "Search timed out"
+    public = True
+
+
+class AuditWriteError(ClearanceError):
+    """The audit record could not be written, so the response is withheld."""
+
+    code = "audit_unavailable"
+    status = 503
+    title = "Audit log unavailable"
 
 
 class DirectoryError(ClearanceError):
     code = "directory_unavailable"
+    status = 503
+    title = "Directory unavailable"
+    public = True
+
+
+class PullError(DirectoryError):
+    """A directory pull that failed or came back incomplete; `retryable` says whether to try again."""
+
+    code = "directory_pull_failed"
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class SyncBusyError(DirectoryError):
+    """Another sync holds the lock (in this process or another one on this data dir)."""
+
+    code = "sync_busy"
+
+
+class DocumentError(ClearanceError):
+    """One file cannot be indexed; ingest reports it as failed and goes on with the batch."""
+
+    code = "document_error"
+    title = "Document cannot be indexed"
+
+
+class ParseError(DocumentError):
+    """No text could be read from a file; `reason` is what the report shows."""
+
+    code = "parse_failed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UndecodableError(DocumentError):
+    code = "undecodable"
+
+
+class SanitizeError(DocumentError):
+    """The original file could not be checked for hidden text (corrupt, encrypted, unreadable): never indexed."""
+
+    code = "sanitize_failed"
+
+
+class OfflineNlpError(ClearanceError):
+    """unstructured's offline hooks are missing: parsing could reach the network, so it does not run."""
+
+    code = "offline_nlp_error"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from access_index.errors import ConfigError
+from access_index.paths import DataPaths
 
 ENV_PREFIX = "CLEARANCE_"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -130,16 +131,9 @@ class Settings(BaseSettings):
         return self.keycloak_url is not None
 
     @property
-    def index_dir(self) -> Path:
-        return self.data_dir / "index"
-
-    @property
-    def audit_dir(self) -> Path:
-        return self.data_dir / "audit"
-
-    @property
-    def directory_snapshot_path(self) -> Path:
-        return self.data_dir / "directory" / "snapshot.json"
+    def paths(self) -> DataPaths:
+        """Every path under the data dir (access_index/paths.py)."""
+        return DataPaths(self.data_dir)
 
     def require_bindable(self, host: str) -> None:
         """Dev mode trusts a local token issuer, so it must never listen beyond this machine."""

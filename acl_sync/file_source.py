@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from access_index.directory import DirectoryData, load_directory_file
-from access_index.errors import DirectoryError
-from acl_sync.errors import PullError
+from access_index.errors import DirectoryError, PullError
 
 
 class FileSource:

@@ -25,8 +25,8 @@ from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakError
 
 from access_index.directory import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser
+from access_index.errors import PullError
 from access_index.settings import Settings
-from acl_sync.errors import PullError
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_SECONDS = 30.0

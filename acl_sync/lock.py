@@ -9,21 +9,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from acl_sync.errors import SyncBusyError
+from access_index.errors import SyncBusyError
 
 _THREAD_LOCKS: dict[Path, threading.Lock] = {}
 _GUARD = threading.Lock()
 
 
-def lock_path(data_dir: Path) -> Path:
-    return data_dir / "directory" / "sync.lock"
-
-
 @contextmanager
-def sync_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the sync lock for this data dir, or raise SyncBusyError at once (a second sync is skipped,
-    not queued: the running one already brings the directory up to date)."""
-    path = lock_path(data_dir).resolve()
+def sync_lock(lock_file: Path) -> Iterator[None]:
+    """Hold the sync lock of a data dir (DataPaths.sync_lock), or raise SyncBusyError at once (a second sync
+    is skipped, not queued: the running one already brings the directory up to date)."""
+    path = lock_file.resolve()
     with _GUARD:
         thread_lock = _THREAD_LOCKS.setdefault(path, threading.Lock())
     if not thread_lock.acquire(blocking=False):

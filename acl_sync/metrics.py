@@ -53,7 +53,7 @@ class SyncMetrics:
             ),
             errors=Counter(
                 "clearance_acl_sync_errors_total",
-                "Failed ACL syncs or steps, by stage (pull, store, sources, busy)",
+                "Failed ACL syncs or steps, by stage (pull, store, sources, busy, crash)",
                 ["stage"],
                 registry=registry,
             ),

@@ -10,6 +10,19 @@ from acl_sync.changes import DirectoryChanges
 from acl_sync.source_acls import SourceRefresh
 
 Outcome = Literal["ok", "failed", "skipped"]
+# What part of a sync a problem stopped: it labels clearance_acl_sync_errors_total.
+Stage = Literal["store", "pull", "sources", "busy"]
+
+
+@dataclass(frozen=True)
+class SyncProblem:
+    """One thing a sync could not do: its stage (for the error counter) and a message for the operator."""
+
+    stage: Stage
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -26,7 +39,7 @@ class SyncReport:
     attempts: int = 0
     changes: DirectoryChanges | None = None
     sources: tuple[SourceRefresh, ...] = ()
-    errors: tuple[str, ...] = ()
+    errors: tuple[SyncProblem, ...] = ()
     warnings: tuple[str, ...] = ()
     # Worst case from an IAM change to its effect for this sync: now minus the previous pull's start.
     revocation_latency_bound_seconds: float | None = None
@@ -54,7 +67,7 @@ class SyncReport:
             },
             "sources": [source.to_dict() for source in self.sources],
             "chunks_updated": self.chunks_updated,
-            "errors": list(self.errors),
+            "errors": [str(problem) for problem in self.errors],
             "warnings": list(self.warnings),
         }
 
@@ -71,7 +84,7 @@ class SyncReport:
         if unmatched:
             parts.append(f"{unmatched} documents match no rule (readable by nobody)")
         if self.errors:
-            parts.append("errors: " + "; ".join(self.errors))
+            parts.append("errors: " + "; ".join(str(problem) for problem in self.errors))
         if self.warnings:
             more = f" (+{len(self.warnings) - 1} more)" if len(self.warnings) > 1 else ""
             parts.append(f"warning: {self.warnings[0]}{more}")

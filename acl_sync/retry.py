@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from acl_sync.errors import PullError
+from access_index.errors import PullError
 
 T = TypeVar("T")
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from access_index.document_acl import DocumentAcl
 from access_index.errors import ClearanceError
 from access_index.index import AnyOf, ChunkIndex, Filter
+from access_index.manifest import load_manifest
 from access_index.settings import Settings
-from ingest.document_acl import DocumentAcl
-from ingest.manifest import load_manifest
-from ingest.sources import SourceRecord, list_sources
+from access_index.sources import SourceRecord, list_sources
 
 UPDATE_BATCH = 512  # document ids per payload update (one filtered set_payload call)
 SCROLL_BATCH = 2048

@@ -5,7 +5,7 @@ realm roles (some composite, mapped to users and groups), a client with 5 roles.
 chunks (tiny vectors: the sync never reads or writes vectors) in 10k documents of one source whose
 manifest gives each of 100 team folders its own group.
 
-Measured, each through `acl_sync.service.sync_once` on the real python-keycloak client:
+Measured, each through `acl_sync.sync.sync_once` on the real python-keycloak client:
   1. full sync: first pull (no previous snapshot), snapshot swap, refresh scan of 100k chunks;
   2. no-change sync;
   3. an ACL change touching 10k chunks (10 team rules of the manifest change): payload updates/s;
@@ -34,13 +34,13 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from access_index.directory import open_snapshot_store
+from access_index.document_acl import DocumentAcl
 from access_index.index import Chunk, ChunkIndex, Filter, ModelInfo, open_index
+from access_index.manifest import load_manifest
 from access_index.settings import Settings, load_settings
+from access_index.sources import SourceRecord, save_source
 from acl_sync.retry import Backoff
-from acl_sync.service import SyncOptions, sync_once
-from ingest.document_acl import DocumentAcl
-from ingest.manifest import load_manifest
-from ingest.sources import SourceRecord, save_source
+from acl_sync.sync import SyncOptions, sync_once
 from tests.support.fake_keycloak import FakeKeycloak
 
 TEAMS = 100

@@ -13,15 +13,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from access_index.embedder import load_embedder
-from access_index.errors import ConfigError, IndexError_
-from access_index.index import ChunkIndex, open_index
+from access_index.errors import ConfigError, DocumentError, IndexUnavailableError
+from access_index.index import ChunkIndex, index_exists, open_index
+from access_index.manifest import is_valid_tenant, load_manifest
 from access_index.settings import Settings
+from access_index.sources import SourceRecord, check_source_name, save_source
 from ingest.discovery import discover
-from ingest.manifest import ManifestError, is_valid_tenant, load_manifest
-from ingest.parsing import ParseError
-from ingest.pipeline import IngestJob, inspect_file, run_job
+from ingest.pipeline import run_job
+from ingest.plan import IngestJob
+from ingest.prepare import prepare_file
 from ingest.report import IngestReport, NoProgress, Progress, StreamProgress, render_summary
-from ingest.sources import SourceRecord, check_source_name, save_source
 from ingest.state import load_state
 
 DEFAULT_TENANT = "default"
@@ -29,11 +30,7 @@ DEFAULT_TENANT = "default"
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest PATHs under the manifest's ACLs; print the summary (or one JSON object with --json)."""
-    try:
-        manifest = load_manifest(Path(args.acl))
-    except ManifestError as error:
-        print(f"clearance ingest: {error}", file=sys.stderr)
-        return 2
+    manifest = load_manifest(Path(args.acl))  # ManifestError: a usage error (exit 2, access_index/cli.py)
     paths = tuple(Path(path) for path in args.paths)
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
@@ -49,7 +46,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         tenant=tenant,
         policy=settings.hidden_text_policy,
         max_file_bytes=settings.max_file_bytes,
-        quarantine_dir=settings.data_dir / "quarantine",
+        quarantine_dir=settings.paths.quarantine_dir,
         delete_missing=bool(args.delete_missing),
         dry_run=bool(args.dry_run),
         batch_chunks=max(settings.embedding_batch_size * 4, 64),
@@ -86,12 +83,12 @@ def _dry_run(job: IngestJob, settings: Settings, progress: Progress) -> IngestRe
     """Reads the index when it exists (to tell new from changed); never creates or writes it."""
     index: ChunkIndex | None = None
     notes: list[str] = []
-    if settings.qdrant_url or (settings.index_dir / "collection.json").exists():
+    if index_exists(settings):
         index = open_index(settings, role="ingest")
     try:
         try:
             state = load_state(index, job.tenant, job.source) if index is not None else {}
-        except IndexError_ as error:
+        except IndexUnavailableError as error:
             state = {}
             notes.append(f"the index could not be read ({error}); every file is shown as new")
         report = run_job(job, None, None, progress, state=state)
@@ -113,16 +110,19 @@ def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
     for found in discovery.files:
         document = str(found.path)
         try:
-            inspection = inspect_file(found.path, settings.hidden_text_policy, settings.max_file_bytes, embedder)
-        except ParseError as error:
+            # Inspect shows every finding next to the chunk it came from, removed ones with their text.
+            prepared = prepare_file(
+                found.path, settings.hidden_text_policy, settings.max_file_bytes, embedder, redact=False
+            )
+        except DocumentError as error:
             failed += 1
-            print(f"clearance inspect: {document}: {error.reason}", file=sys.stderr)
+            print(f"clearance inspect: {document}: {error}", file=sys.stderr)
             continue
-        findings = [finding.to_dict() for finding in inspection.findings]
-        if inspection.quarantined:
+        findings = [finding.to_dict() for finding in prepared.findings]
+        if prepared.quarantined:
             print(json.dumps({"document": document, "quarantined": True, "findings": findings}, ensure_ascii=False))
             continue
-        for position, draft in enumerate(inspection.drafts):
+        for position, draft in enumerate(prepared.drafts):
             line = {
                 "document": document,
                 "chunk_index": position,

@@ -6,13 +6,9 @@ from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
-from access_index.errors import ClearanceError
+from access_index.errors import UndecodableError
 
 _WESTERN = ("cp1252", "latin_1", "iso8859_15")
-
-
-class UndecodableError(ClearanceError):
-    code = "undecodable"
 
 
 @dataclass(frozen=True)

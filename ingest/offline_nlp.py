@@ -15,7 +15,7 @@ import os
 import threading
 from typing import Any
 
-from access_index.errors import ClearanceError
+from access_index.errors import OfflineNlpError
 
 _OFFLINE_ENV = {
     "DO_NOT_TRACK": "1",  # unstructured's telemetry and analytics opt-out
@@ -37,10 +37,6 @@ _VERBS = frozenset(
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _VERB_ENDINGS = ("ed", "ing", "ize", "izes", "ise", "ises")
-
-
-class OfflineNlpError(ClearanceError):
-    code = "offline_nlp_error"
 
 
 _lock = threading.Lock()

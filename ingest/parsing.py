@@ -11,21 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from access_index.errors import ClearanceError
-from ingest.encoding import UndecodableError, decode_text
+from access_index.errors import ParseError, UndecodableError
+from ingest.encoding import decode_text
+from ingest.formats import Format, format_of
 from ingest.offline_nlp import prepare_offline_parsing
 
 Elements = list[Any]
-
-
-class ParseError(ClearanceError):
-    """One file could not be turned into text; `reason` is what the report shows."""
-
-    code = "parse_failed"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _txt(path: Path) -> Elements:
@@ -105,31 +96,25 @@ def _eml(path: Path) -> Elements:
     return list(partition_email(filename=str(path), process_attachments=False))
 
 
-PARSERS: dict[str, Callable[[Path], Elements]] = {
-    ".txt": _txt,
-    ".text": _txt,
-    ".md": _md,
-    ".markdown": _md,
-    ".html": _html,
-    ".htm": _html,
-    ".csv": _csv,
-    ".pdf": _pdf,
-    ".docx": _docx,
-    ".pptx": _pptx,
-    ".xlsx": _xlsx,
-    ".eml": _eml,
+PARSERS: dict[Format, Callable[[Path], Elements]] = {
+    "text": _txt,
+    "markdown": _md,
+    "html": _html,
+    "csv": _csv,
+    "pdf": _pdf,
+    "docx": _docx,
+    "pptx": _pptx,
+    "xlsx": _xlsx,
+    "email": _eml,
 }
-
-
-def is_supported(path: Path) -> bool:
-    return path.suffix.lower() in PARSERS
 
 
 def parse_file(path: Path, max_bytes: int) -> Elements:
     """The file's elements with text; ParseError with the reason when there is nothing to index."""
-    parser = PARSERS.get(path.suffix.lower())
-    if parser is None:
+    kind = format_of(path)
+    if kind is None:
         raise ParseError(f"unsupported file type {path.suffix or '(none)'!r}")
+    parser = PARSERS[kind]
     size = path.stat().st_size
     if size == 0:
         raise ParseError("empty file")

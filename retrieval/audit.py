@@ -1,5 +1,8 @@
 """The audit log: one hash-chained JSON line per search and document read, in $CLEARANCE_DATA_DIR/audit/.
 
+`search_record` and `document_record` build a record from what the request found; `AuditLog.append`
+chains and writes it before the response leaves (if it cannot be written, nothing leaves: 503).
+
 Each record carries `seq`, the `prev` record's hash and its own `hash` = SHA-256 of its canonical JSON
 (without `hash`). `HEAD` holds the last seq and hash, so removing records at the end is detected too.
 Appends hold an exclusive flock, so several serve processes (on a Qdrant server) share one chain.
@@ -13,18 +16,56 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from retrieval.problems import AuditWriteError
+from access_index.errors import AuditWriteError
+from retrieval.caller import Identity
+from retrieval.search import Found
 
 LOG_FILE = "audit.jsonl"
 HEAD_FILE = "HEAD"
 LOCK_FILE = "LOCK"
 GENESIS = "0" * 64
+
+
+def search_record(
+    request_id: str, identity: Identity, query: str, top_k: int, found: Sequence[Found], store_query_text: bool
+) -> dict[str, Any]:
+    """What one search is remembered by: who asked, a hash of what (the text only if configured), what came back."""
+    record = _base_record(request_id, "search", identity, found)
+    record["query_sha256"] = hashlib.sha256(query.encode("utf-8")).hexdigest()
+    record["top_k"] = top_k
+    if store_query_text:
+        record["query"] = query
+    return record
+
+
+def document_record(request_id: str, identity: Identity, document_id: str, found: Sequence[Found]) -> dict[str, Any]:
+    """What one document read is remembered by (`results` is empty for a 404)."""
+    record = _base_record(request_id, "document", identity, found)
+    record["document_id"] = document_id
+    return record
+
+
+def _base_record(request_id: str, event: str, identity: Identity, found: Sequence[Found]) -> dict[str, Any]:
+    return {
+        "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "request_id": request_id,
+        "event": event,
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "agent": identity.agent,
+        "tenant": identity.caller.tenant,
+        "results": [
+            {"chunk_id": item.chunk.point_id, "document_id": item.chunk.document_id, "granted_by": item.granted_by}
+            for item in found
+        ],
+    }
 
 
 def record_hash(record: Mapping[str, Any]) -> str:

@@ -53,7 +53,7 @@ def run_audit(args: argparse.Namespace, settings: Settings) -> int:
     """`audit verify`: 0 when the chain is intact, 1 on any break."""
     from retrieval.audit import verify_log
 
-    report = verify_log(settings.audit_dir)
+    report = verify_log(settings.paths.audit_dir)
     print(json.dumps({"ok": report.ok, "records": report.records, "problem": report.problem}))
     if not report.ok:
         print(f"clearance audit verify: {report.problem}", file=sys.stderr)

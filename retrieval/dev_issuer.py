@@ -11,7 +11,6 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from joserfc import jwt
@@ -20,22 +19,17 @@ from joserfc.jwk import ECKey, KeySet
 from access_index.errors import ConfigError
 from access_index.principals import parse_principal
 from access_index.settings import Settings
-from retrieval.identity import StaticKeys, TrustedIssuer
+from retrieval.tokens import StaticKeys, TrustedIssuer
 
 DEV_ISSUER = "urn:clearance:dev-issuer"
 DEV_AUDIENCE = "clearance"
 DEV_AGENT = "clearance-cli"
 ALGORITHM = "ES256"
-KEY_FILE = "dev-issuer/signing-key.json"
-
-
-def dev_key_path(settings: Settings) -> Path:
-    return settings.data_dir / KEY_FILE
 
 
 def load_or_create_key(settings: Settings) -> ECKey:
     """The dev signing key, created (mode 0600) on first use."""
-    path = dev_key_path(settings)
+    path = settings.paths.dev_issuer_key
     if path.exists():
         return ECKey.import_key(json.loads(path.read_text(encoding="utf-8")))
     key = ECKey.generate_key("P-256", private=True, auto_kid=True)

@@ -15,8 +15,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from access_index.errors import RequestTooLargeError
+from retrieval.errors import PROBLEM_JSON, problem_body
 from retrieval.metrics import Metrics
-from retrieval.problems import PROBLEM_JSON, RequestTooLargeError, problem_body
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 ROUTES = ("/v1/search", "/v1/documents/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")

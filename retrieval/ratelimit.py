@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from retrieval.problems import RateLimitedError
+from access_index.errors import RateLimitedError
 
 MAX_KEYS = 100_000  # forget idle buckets beyond this many, so random subjects cannot grow memory forever
 

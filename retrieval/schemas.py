@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from access_index.index import Chunk
+
 MAX_FILTER_VALUES = 100
 
 
@@ -39,6 +41,10 @@ class SourceRef(BaseModel):
     title: str | None = None
     page: int | None = None
 
+    @staticmethod
+    def of(chunk: Chunk) -> SourceRef:
+        return SourceRef(uri=chunk.uri, title=chunk.title, page=chunk.page)
+
 
 class SearchResultItem(BaseModel):
     chunk_id: str
@@ -48,6 +54,18 @@ class SearchResultItem(BaseModel):
     source: SourceRef
     labels: dict[str, str]
     findings: list[dict[str, Any]]
+
+    @staticmethod
+    def of(chunk: Chunk, score: float | None) -> SearchResultItem:
+        return SearchResultItem(
+            chunk_id=chunk.point_id,
+            document_id=chunk.document_id,
+            score=score or 0.0,
+            text=chunk.text,
+            source=SourceRef.of(chunk),
+            labels=dict(chunk.labels),
+            findings=[dict(finding) for finding in chunk.findings],
+        )
 
 
 class SearchResponse(BaseModel):
@@ -83,6 +101,17 @@ class DocumentChunk(BaseModel):
     source: SourceRef
     labels: dict[str, str]
     findings: list[dict[str, Any]]
+
+    @staticmethod
+    def of(chunk: Chunk) -> DocumentChunk:
+        return DocumentChunk(
+            chunk_id=chunk.point_id,
+            chunk_index=chunk.chunk_index,
+            text=chunk.text,
+            source=SourceRef.of(chunk),
+            labels=dict(chunk.labels),
+            findings=[dict(finding) for finding in chunk.findings],
+        )
 
 
 class DocumentResponse(BaseModel):

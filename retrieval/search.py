@@ -2,7 +2,8 @@
 
 The results are never filtered afterwards to make them correct; `matches` re-checks each returned chunk
 against the very same filter only as a tripwire: a chunk that fails it means an engine bug, and the
-whole request fails closed (503) instead of returning anything.
+whole request fails closed (503) instead of returning anything. Each result carries the principal that
+granted it, for the audit record.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from access_index.acl import Caller, Narrowing, build_access_filter
-from access_index.errors import IndexError_
-from access_index.index import Chunk, ChunkIndex, Filter, Hit
+from access_index.acl import Caller, Narrowing, build_access_filter, granting_principal
+from access_index.errors import IndexUnavailableError, SearchTimeoutError
+from access_index.index import Chunk, ChunkIndex, Filter
 from access_index.index.chunk import label_tokens
 from retrieval.batcher import QueryBatcher
-from retrieval.problems import SearchTimeoutError
 
 log = logging.getLogger("clearance.search")
 INDEX_THREADS = 4
@@ -41,11 +41,12 @@ def matches(chunk: Chunk, where: Filter) -> bool:
 
 
 @dataclass(frozen=True)
-class SearchResult:
-    """The hits of one search and the filter that produced them (for the audit's granting principal)."""
+class Found:
+    """A chunk the caller may read, its score (None for a document read) and the principal that granted it."""
 
-    hits: list[Hit]
-    where: Filter
+    chunk: Chunk
+    granted_by: str | None
+    score: float | None = None
 
 
 class SearchService:
@@ -59,21 +60,22 @@ class SearchService:
         # a few threads let one slow filtered query not hold up the others.
         self._executor = ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="clearance-index")
 
-    async def search(self, caller: Caller, narrowings: Sequence[Narrowing], query: str, top_k: int) -> SearchResult:
+    async def search(self, caller: Caller, narrowings: Sequence[Narrowing], query: str, top_k: int) -> list[Found]:
+        """The top_k chunks nearest to `query` among those the caller may read, best first."""
         where = build_access_filter(caller, narrowings)
         try:
-            return await asyncio.wait_for(self._search(where, query, top_k), self.timeout_seconds)
+            return await asyncio.wait_for(self._search(caller, where, query, top_k), self.timeout_seconds)
         except TimeoutError:
             raise SearchTimeoutError(f"the search took longer than {self.timeout_seconds} s") from None
 
-    async def _search(self, where: Filter, query: str, top_k: int) -> SearchResult:
+    async def _search(self, caller: Caller, where: Filter, query: str, top_k: int) -> list[Found]:
         vector = await self.batcher.embed(query)
         loop = asyncio.get_running_loop()
         hits = await loop.run_in_executor(self._executor, self.index.search, vector.tolist(), where, top_k)
         self._tripwire([hit.chunk for hit in hits], where)
-        return SearchResult(hits=hits, where=where)
+        return [Found(hit.chunk, granting_principal(caller, hit.chunk.allow), hit.score) for hit in hits]
 
-    async def read_document(self, caller: Caller, narrowings: Sequence[Narrowing], document_id: str) -> list[Chunk]:
+    async def read_document(self, caller: Caller, narrowings: Sequence[Narrowing], document_id: str) -> list[Found]:
         """The document's chunks in order if the caller may read them; [] for absent and not-yours alike."""
         where = build_access_filter(caller, [*narrowings, Narrowing(document_ids=frozenset({document_id}))])
         loop = asyncio.get_running_loop()
@@ -84,12 +86,14 @@ class SearchService:
         except TimeoutError:
             raise SearchTimeoutError(f"the read took longer than {self.timeout_seconds} s") from None
         self._tripwire(chunks, where)
-        return sorted(chunks, key=lambda chunk: chunk.chunk_index)
+        ordered = sorted(chunks, key=lambda chunk: chunk.chunk_index)
+        return [Found(chunk, granting_principal(caller, chunk.allow)) for chunk in ordered]
 
     def _tripwire(self, chunks: Sequence[Chunk], where: Filter) -> None:
         if not all(matches(chunk, where) for chunk in chunks):
             log.error("the index returned a chunk outside the access filter; refusing the response")
-            raise IndexError_("the index returned a chunk outside the access filter")
+            raise IndexUnavailableError("the index returned a chunk outside the access filter")
 
     def close(self) -> None:
+        self.batcher.close()
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -14,14 +14,20 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from access_index.directory.codec import decode_snapshot, encode_snapshot
 from access_index.directory.snapshot import DirectorySnapshot
 from access_index.errors import DirectoryError
-from access_index.index.base import ChunkIndex
 from access_index.settings import Settings
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
+
+T = TypeVar("T")
 
 PART_BYTES = 1 << 20
 # How long a Qdrant-stored snapshot is trusted before its pointer is checked again: two small requests
@@ -92,7 +98,7 @@ class FileSnapshotStore:
 class QdrantSnapshotStore:
     """The snapshot in a side collection of the Qdrant server, shared by every replica of `serve`."""
 
-    def __init__(self, client: Any, collection: str, pointer_ttl: float = POINTER_TTL_SECONDS) -> None:
+    def __init__(self, client: QdrantClient, collection: str, pointer_ttl: float = POINTER_TTL_SECONDS) -> None:
         self.client = client
         self.collection = collection
         self.pointer_ttl = pointer_ttl
@@ -164,8 +170,13 @@ class QdrantSnapshotStore:
         offset: Any = None
         while True:
             records, offset = self._call(
-                lambda offset=offset: self.client.scroll(
-                    self.collection, limit=256, offset=offset, with_payload=False, with_vectors=False
+                partial(
+                    self.client.scroll,
+                    self.collection,
+                    limit=256,
+                    offset=offset,
+                    with_payload=False,
+                    with_vectors=False,
                 )
             )
             found.extend(str(record.id) for record in records if str(record.id) != POINTER_ID)
@@ -176,7 +187,8 @@ class QdrantSnapshotStore:
         if not self._call(lambda: self.client.collection_exists(self.collection)):
             self._call(lambda: self.client.create_collection(self.collection, vectors_config={}))
 
-    def _call(self, action: Any) -> Any:
+    def _call(self, action: Callable[[], T]) -> T:
+        """Run one client call; any failure leaves as DirectoryError (the snapshot cannot be trusted)."""
         try:
             return action()
         except DirectoryError:
@@ -185,21 +197,15 @@ class QdrantSnapshotStore:
             raise DirectoryError(f"directory snapshot store {self.collection!r} unavailable: {error}") from error
 
 
-def open_snapshot_store(settings: Settings, index: ChunkIndex | None = None) -> SnapshotStore:
-    """The data-dir file for the embedded engine, or a side collection when CLEARANCE_QDRANT_URL is set."""
-    if not settings.qdrant_url:
-        return FileSnapshotStore(settings.directory_snapshot_path)
-    client = getattr(index, "client", None)
-    if client is None:
-        from qdrant_client import QdrantClient
+def open_snapshot_store(settings: Settings, client: QdrantClient | None = None) -> SnapshotStore:
+    """The data-dir file for the embedded engine, or a side collection when CLEARANCE_QDRANT_URL is set.
 
-        url = settings.qdrant_url
-        client = (
-            QdrantClient(location=":memory:")
-            if url == ":memory:"
-            else QdrantClient(url=url, api_key=settings.qdrant_api_key, timeout=settings.qdrant_timeout)
-        )
-    return QdrantSnapshotStore(client, f"{settings.qdrant_collection}_directory")
+    `client` shares the index's qdrant-client (access_index/storage.py)."""
+    if not settings.qdrant_url:
+        return FileSnapshotStore(settings.paths.directory_snapshot)
+    from access_index.index.server import connect
+
+    return QdrantSnapshotStore(client or connect(settings), f"{settings.qdrant_collection}_directory")
 
 
 def _part_id(version: int, part: int) -> str:

@@ -1,6 +1,6 @@
 """The embedded engine: a Qdrant Edge shard (the real Qdrant engine, in-process) under the data dir.
 
-A shard can be open in one process at a time. We hold an exclusive `flock` on `LOCK` for as long as the
+A shard can be open in one process at a time. We hold an exclusive `flock` on its LOCK file as long as the
 shard is open and write our role and pid into it, so a second process is told who holds the shard and
 what to do, instead of meeting Qdrant's WAL lock error (which it would also hit: the shard is never
 opened twice, so it cannot be corrupted by two writers).
@@ -11,68 +11,65 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import methodcaller
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import qdrant_edge as qe
 
-from access_index.errors import IndexError_, IndexLockedError
+from access_index.errors import IndexLockedError, IndexUnavailableError
+from access_index.index import hnsw
 from access_index.index.base import ModelInfo, Role, check_model
 from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, point_parts
 from access_index.index.filter import AnyOf, Filter
+from access_index.paths import DataPaths
 
-META_FILE = "collection.json"
-SHARD_DIR = "shard"
-LOCK_FILE = "LOCK"
-# HNSW parameters (bench/index_bench.py, docs/benchmarks.md): payload_m adds per-value links so filtered searches
-# stay on the graph; below FULL_SCAN_THRESHOLD KiB of matching vectors a filter is answered exactly.
-HNSW_M, HNSW_EF_CONSTRUCT, HNSW_PAYLOAD_M, FULL_SCAN_THRESHOLD = 16, 128, 16, 10_000
-# At 1M chunks, ACLs that admit 1-10% of chunks through 50 principals need ef 384 for recall@10 ≥ 0.95 (128: 0.91).
-SEARCH_EF = 384
+T = TypeVar("T")
 
 
 class EdgeIndex:
-    """ChunkIndex on a Qdrant Edge shard in `directory`."""
+    """ChunkIndex on the Qdrant Edge shard of a data dir."""
 
     engine = "edge"
 
-    def __init__(self, directory: Path, role: Role) -> None:
-        self.directory = directory
+    def __init__(self, paths: DataPaths, role: Role) -> None:
+        self.paths = paths
+        self.directory = paths.index_dir
         self.role = role
-        directory.mkdir(parents=True, exist_ok=True)
-        self._lock: IO[str] | None = _acquire_lock(directory / LOCK_FILE, role)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock: IO[str] | None = _acquire_lock(paths.index_lock, role)
         self._shard: qe.EdgeShard | None = None
         try:
-            if (directory / SHARD_DIR / "edge_config.json").exists():
-                self._shard = qe.EdgeShard.load(str(directory / SHARD_DIR))
+            if (paths.index_shard / "edge_config.json").exists():
+                self._shard = qe.EdgeShard.load(str(paths.index_shard))
         except Exception as error:
             self._release()
-            raise IndexError_(f"cannot open the embedded index at {directory}: {error}") from error
+            raise IndexUnavailableError(f"cannot open the embedded index at {self.directory}: {error}") from error
 
     # -- collection ---------------------------------------------------------------------------------
     def ensure_collection(self, model: ModelInfo) -> None:
-        meta_path = self.directory / META_FILE
+        meta_path = self.paths.index_meta
         if self._shard is not None:
             check_model(_read_meta(meta_path), model, str(self.directory))
             return
         config = qe.EdgeConfig(
             vectors={"": qe.EdgeVectorParams(size=model.dimension, distance=qe.Distance.Cosine)},
             hnsw_config=qe.HnswIndexConfig(
-                m=HNSW_M,
-                ef_construct=HNSW_EF_CONSTRUCT,
-                payload_m=HNSW_PAYLOAD_M,
-                full_scan_threshold=FULL_SCAN_THRESHOLD,
+                m=hnsw.M,
+                ef_construct=hnsw.EF_CONSTRUCT,
+                payload_m=hnsw.PAYLOAD_M,
+                full_scan_threshold=hnsw.FULL_SCAN_THRESHOLD,
             ),
         )
         try:
-            shard = qe.EdgeShard.create(str(self.directory / SHARD_DIR), config)
+            shard = qe.EdgeShard.create(str(self.paths.index_shard), config)
             for key in INDEXED_KEYWORDS:
                 params = qe.KeywordIndexParams(is_tenant=True) if key == "tenant" else qe.PayloadSchemaType.Keyword
                 shard.update(qe.UpdateOperation.create_field_index(key, params))
             shard.flush()
         except Exception as error:
-            raise IndexError_(f"cannot create the embedded index at {self.directory}: {error}") from error
+            raise IndexUnavailableError(f"cannot create the embedded index at {self.directory}: {error}") from error
         _write_meta(meta_path, model)
         self._shard = shard
 
@@ -106,7 +103,7 @@ class EdgeIndex:
             query=qe.Query.Nearest([float(x) for x in vector]),
             filter=_to_edge(where),
             with_payload=True,
-            params=qe.SearchParams(hnsw_ef=max(SEARCH_EF, limit)),
+            params=qe.SearchParams(hnsw_ef=hnsw.search_ef(limit)),
         )
         points = self._call(lambda shard: shard.query(request))
         return [Hit(Chunk.from_payload(point.payload or {}), float(point.score)) for point in points]
@@ -118,7 +115,7 @@ class EdgeIndex:
         offset: Any = None
         while True:
             request = qe.ScrollRequest(offset=offset, limit=batch, filter=_to_edge(where), with_payload=selector)
-            records, offset = self._call(lambda shard, request=request: shard.scroll(request))
+            records, offset = self._call(methodcaller("scroll", request))
             for record in records:
                 yield Chunk.from_payload(record.payload or {})
             if offset is None:
@@ -149,16 +146,19 @@ class EdgeIndex:
             self._shard = None
             self._release()
 
-    def _update(self, operation: Any) -> None:
+    def _update(self, operation: qe.UpdateOperation) -> None:
         self._call(lambda shard: shard.update(operation))
 
-    def _call(self, action: Any) -> Any:
+    def _call(self, action: Callable[[qe.EdgeShard], T]) -> T:
+        """Run one shard operation; every engine error leaves as IndexUnavailableError (fail closed)."""
         if self._shard is None:
-            raise IndexError_(f"the embedded index at {self.directory} has no collection yet: ingest documents first")
+            raise IndexUnavailableError(
+                f"the embedded index at {self.directory} has no collection yet: ingest documents first"
+            )
         try:
             return action(self._shard)
         except Exception as error:
-            raise IndexError_(f"embedded index error: {error}") from error
+            raise IndexUnavailableError(f"embedded index error: {error}") from error
 
     def _release(self) -> None:
         if self._lock is not None:

@@ -6,21 +6,29 @@ contract suite on this code path without a server, not for production (it search
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from access_index.errors import IndexError_
+from access_index.errors import IndexUnavailableError
+from access_index.index import hnsw
 from access_index.index.base import ModelInfo, check_model
 from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, point_parts
 from access_index.index.filter import AnyOf, Filter
 from access_index.settings import Settings
 
-# The same HNSW parameters as the embedded engine (see access_index/index/edge.py and docs/scaling.md).
-HNSW_M, HNSW_EF_CONSTRUCT, HNSW_PAYLOAD_M, FULL_SCAN_THRESHOLD = 16, 128, 16, 10_000
-SEARCH_EF = 384
+T = TypeVar("T")
+
+
+def connect(settings: Settings) -> QdrantClient:
+    """The one place a qdrant-client is built from settings (`:memory:` is qdrant-client's local engine)."""
+    url = settings.qdrant_url or ""
+    if url == ":memory:":
+        return QdrantClient(location=":memory:")
+    return QdrantClient(url=url, api_key=settings.qdrant_api_key, timeout=settings.qdrant_timeout)
 
 
 class ServerIndex:
@@ -28,16 +36,10 @@ class ServerIndex:
 
     engine = "server"
 
-    def __init__(self, settings: Settings, client: QdrantClient | None = None) -> None:
+    def __init__(self, settings: Settings, client: QdrantClient) -> None:
         self.settings = settings
         self.collection = settings.qdrant_collection
-        url = settings.qdrant_url or ""
-        if client is not None:
-            self.client = client
-        elif url == ":memory:":
-            self.client = QdrantClient(location=":memory:")
-        else:
-            self.client = QdrantClient(url=url, api_key=settings.qdrant_api_key, timeout=settings.qdrant_timeout)
+        self.client = client
 
     def ensure_collection(self, model: ModelInfo) -> None:
         def action() -> None:
@@ -50,10 +52,10 @@ class ServerIndex:
                 self.collection,
                 vectors_config=qm.VectorParams(size=model.dimension, distance=qm.Distance.COSINE),
                 hnsw_config=qm.HnswConfigDiff(
-                    m=HNSW_M,
-                    ef_construct=HNSW_EF_CONSTRUCT,
-                    payload_m=HNSW_PAYLOAD_M,
-                    full_scan_threshold=FULL_SCAN_THRESHOLD,
+                    m=hnsw.M,
+                    ef_construct=hnsw.EF_CONSTRUCT,
+                    payload_m=hnsw.PAYLOAD_M,
+                    full_scan_threshold=hnsw.FULL_SCAN_THRESHOLD,
                 ),
                 shard_number=s.qdrant_shard_number,
                 replication_factor=s.qdrant_replication_factor,
@@ -107,7 +109,7 @@ class ServerIndex:
                 query_filter=_to_qdrant(where),
                 limit=limit,
                 with_payload=True,
-                search_params=qm.SearchParams(hnsw_ef=max(SEARCH_EF, limit)),
+                search_params=qm.SearchParams(hnsw_ef=hnsw.search_ef(limit)),
             )
         )
         return [Hit(Chunk.from_payload(point.payload or {}), float(point.score)) for point in response.points]
@@ -119,7 +121,8 @@ class ServerIndex:
         offset: Any = None
         while True:
             records, offset = self._call(
-                lambda offset=offset: self.client.scroll(
+                partial(
+                    self.client.scroll,
                     self.collection,
                     scroll_filter=_to_qdrant(where),
                     limit=batch,
@@ -146,13 +149,14 @@ class ServerIndex:
     def close(self) -> None:
         self.client.close()
 
-    def _call(self, action: Any) -> Any:
+    def _call(self, action: Callable[[], T]) -> T:
+        """Run one client call; every client or transport error leaves as IndexUnavailableError (fail closed)."""
         try:
             return action()
-        except IndexError_:
+        except IndexUnavailableError:
             raise
         except Exception as error:
-            raise IndexError_(f"Qdrant server error ({self.settings.qdrant_url}): {error}") from error
+            raise IndexUnavailableError(f"Qdrant server error ({self.settings.qdrant_url}): {error}") from error
 
 
 def _to_qdrant(where: Filter) -> qm.Filter:

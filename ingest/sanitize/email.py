@@ -7,7 +7,7 @@ import email.policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from ingest.sanitize.errors import SanitizeError
+from access_index.errors import SanitizeError
 from ingest.sanitize.html import HtmlScanner
 from ingest.sanitize.instructions import InstructionDetector
 from ingest.sanitize.model import HiddenSpan

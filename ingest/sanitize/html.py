@@ -18,9 +18,9 @@ import soupsieve
 from bs4 import BeautifulSoup
 from bs4.element import CData, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
 
+from access_index.errors import SanitizeError
 from ingest.sanitize.colors import BLACK, WHITE, Rgba, invisible_on, parse_css_color
 from ingest.sanitize.css import length_px, parse_declarations, parse_stylesheet
-from ingest.sanitize.errors import SanitizeError
 from ingest.sanitize.instructions import InstructionDetector
 from ingest.sanitize.model import HiddenSpan
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import markdown as markdown_lib
 
-from ingest.sanitize.errors import SanitizeError
+from access_index.errors import SanitizeError
 from ingest.sanitize.html import HtmlScanner
 from ingest.sanitize.instructions import InstructionDetector
 from ingest.sanitize.model import HiddenSpan

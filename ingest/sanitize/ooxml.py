@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from ingest.sanitize.errors import SanitizeError
+from access_index.errors import SanitizeError
 
 MAX_PART_BYTES = 64 * 1024 * 1024  # a zip bomb part is refused rather than inflated
 

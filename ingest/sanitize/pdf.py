@@ -22,7 +22,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from numpy.typing import NDArray
 
-from ingest.sanitize.errors import SanitizeError
+from access_index.errors import SanitizeError
 from ingest.sanitize.model import HiddenSpan
 
 RENDER_SCALE = 2.0  # 144 dpi: a 6pt footnote glyph still spans several pixels

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from access_index.errors import SanitizeError
+from ingest.formats import format_of
 from ingest.sanitize.docx import DocxScanner
 from ingest.sanitize.email import EmailScanner
-from ingest.sanitize.errors import SanitizeError
 from ingest.sanitize.html import HtmlScanner
 from ingest.sanitize.instructions import InstructionDetector
 from ingest.sanitize.mapping import ElementCutter
@@ -34,23 +35,23 @@ def _excerpt(text: str) -> str:
 
 
 def scanner_for(path: Path, detector: InstructionDetector) -> FileScanner | None:
-    """The format scanner for a file (by extension), or None for formats with no hidden layer (plain text)."""
-    suffix = path.suffix.lower()
-    if suffix in (".html", ".htm", ".xhtml"):
+    """The format scanner for a file (ingest/formats.py), or None for formats with no hidden layer."""
+    kind = format_of(path)
+    if kind == "html":
         return HtmlScanner(detector)
-    if suffix == ".eml":
+    if kind == "email":
         return EmailScanner(detector)
-    if suffix in (".md", ".markdown"):
+    if kind == "markdown":
         return MarkdownScanner(detector)
-    if suffix == ".pdf":
+    if kind == "pdf":
         return PdfScanner()
-    if suffix == ".docx":
+    if kind == "docx":
         return DocxScanner(detector)
-    if suffix == ".pptx":
+    if kind == "pptx":
         return PptxScanner()
-    if suffix in (".xlsx", ".xlsm"):
+    if kind == "xlsx":
         return XlsxScanner()
-    return None
+    return None  # text and csv: no hidden layer beyond the Unicode smuggling checked for every format
 
 
 def _page(element: Any) -> int | None:

@@ -8,8 +8,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from access_index.errors import SanitizeError
 from ingest.sanitize.colors import BLACK, WHITE, Rgba, invisible_on, parse_argb
-from ingest.sanitize.errors import SanitizeError
 from ingest.sanitize.model import HiddenSpan
 
 TINY_POINTS = 2.0

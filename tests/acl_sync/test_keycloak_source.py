@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from access_index.directory import build_snapshot
-from acl_sync.errors import PullError
+from access_index.errors import PullError
 from acl_sync.keycloak_source import KeycloakSource
 from tests.acl_sync.conftest import Realm, source_for
 from tests.support.fake_keycloak import FakeKeycloak, Fault

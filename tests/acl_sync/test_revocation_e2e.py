@@ -20,7 +20,7 @@ from access_index.directory import DirectoryData, DirectorySnapshot, build_snaps
 from access_index.index import Chunk, ChunkIndex, open_index
 from access_index.settings import IssuerConfig, Settings
 from acl_sync.retry import Backoff
-from acl_sync.service import SyncOptions, sync_once
+from acl_sync.sync import SyncOptions, sync_once
 from retrieval.app import create_app
 from tests.acl_sync.conftest import Realm, keycloak_settings
 from tests.conftest import settings_for

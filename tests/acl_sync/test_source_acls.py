@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from access_index.acl import Caller, build_access_filter
+from access_index.document_acl import DocumentAcl
 from access_index.index import Chunk, ChunkIndex
+from access_index.manifest import load_manifest
 from access_index.settings import Settings
-from acl_sync.service import sync_once
-from ingest.document_acl import DocumentAcl
-from ingest.manifest import load_manifest
-from ingest.sources import SourceRecord, save_source
+from access_index.sources import SourceRecord, save_source
+from acl_sync.sync import sync_once
 from tests.conftest import settings_for
 from tests.support.hashing_embedder import HashingEmbedder
 

@@ -12,8 +12,9 @@ import pytest
 
 from access_index.embedder import Vectors
 from access_index.index import ChunkIndex
-from ingest.manifest import load_manifest
-from ingest.pipeline import IngestJob, run_job
+from access_index.manifest import load_manifest
+from ingest.pipeline import run_job
+from ingest.plan import IngestJob
 from ingest.report import IngestReport
 from tests.support.hashing_embedder import HashingEmbedder
 

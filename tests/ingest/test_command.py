@@ -12,7 +12,7 @@ import pytest
 from access_index.cli import main
 from access_index.index import open_index
 from access_index.settings import load_settings
-from ingest.sources import list_sources
+from access_index.sources import list_sources
 from tests.ingest.conftest import write_every_format
 from tests.support.hashing_embedder import HashingEmbedder
 

@@ -14,9 +14,10 @@ import pytest
 
 from access_index.cli import main
 from access_index.index import AnyOf, Filter, open_index
+from access_index.manifest import load_manifest
 from access_index.settings import load_settings
-from ingest.manifest import load_manifest
-from ingest.pipeline import IngestJob, run_job
+from ingest.pipeline import run_job
+from ingest.plan import IngestJob
 from tests.ingest.conftest import MANIFEST, REPO
 from tests.support.hashing_embedder import HashingEmbedder
 

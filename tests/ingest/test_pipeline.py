@@ -293,7 +293,7 @@ def test_a_document_the_sanitizer_cannot_process_is_failed_not_indexed(
             raise RuntimeError("scanner bug")
         return real(path, elements, policy)
 
-    monkeypatch.setattr("ingest.pipeline.sanitize", flaky)
+    monkeypatch.setattr("ingest.prepare.sanitize", flaky)
     root = tmp_path / "corpus"
     (root / "public").mkdir(parents=True)
     (root / "public/odd.txt").write_text("Odd file.", encoding="utf-8")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from access_index.index import Chunk, ChunkIndex, open_index
 from access_index.settings import Settings
 from retrieval.app import create_app
-from retrieval.principals import SnapshotSource
+from retrieval.caller import SnapshotSource
 from tests.conftest import settings_for
 from tests.support.hashing_embedder import HashingEmbedder
 from tests.support.oidc_issuer import OidcIssuer, running_issuer

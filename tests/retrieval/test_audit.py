@@ -79,7 +79,7 @@ def test_tampering_is_detected(case: str, tmp_path: Path) -> None:
 
 
 def test_appending_after_head_loss_refuses_instead_of_restarting_the_chain(tmp_path: Path) -> None:
-    from retrieval.problems import AuditWriteError
+    from access_index.errors import AuditWriteError
 
     write_records(tmp_path)
     (tmp_path / "HEAD").unlink()

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from access_index.cli import main
-from retrieval.dev_issuer import dev_key_path
 from tests.conftest import settings_for
 from tests.retrieval.conftest import add_chunks, api_client, bearer, make_chunk
 
@@ -20,7 +19,7 @@ def mint(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
 def test_token_is_refused_without_dev_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--data-dir", str(tmp_path), "token", "--user", "alice"]) == 2
     assert "CLEARANCE_DEV_MODE" in capsys.readouterr().err
-    assert not dev_key_path(settings_for("memory", tmp_path)).exists()
+    assert not settings_for("memory", tmp_path).paths.dev_issuer_key.exists()
 
 
 def test_dev_tokens_work_in_dev_mode_only(
@@ -29,7 +28,7 @@ def test_dev_tokens_work_in_dev_mode_only(
     monkeypatch.setenv("CLEARANCE_DEV_MODE", "true")
     alice = mint(tmp_path, capsys, "--user", "alice", "--group", "/eng/backend", "--role", "crm/reader")
     bob = mint(tmp_path, capsys, "--user", "bob")
-    assert dev_key_path(settings_for("memory", tmp_path)).stat().st_mode & 0o077 == 0
+    assert settings_for("memory", tmp_path).paths.dev_issuer_key.stat().st_mode & 0o077 == 0
     settings = settings_for("memory", tmp_path, dev_mode=True)
     with api_client(settings) as client:
         index = client.app.state.services.search.index

@@ -348,8 +348,8 @@ def test_a_leaking_engine_fails_closed(tmp_path: Path, issuer: OidcIssuer) -> No
 def test_audit_write_failure_withholds_results(tmp_path: Path, issuer: OidcIssuer) -> None:
     settings = api_settings(tmp_path, [issuer])
     with api_client(settings) as client:
-        settings.audit_dir.mkdir(parents=True, exist_ok=True)
-        (settings.audit_dir / "audit.jsonl").mkdir()  # a directory where the log should be
+        settings.paths.audit_dir.mkdir(parents=True, exist_ok=True)
+        (settings.paths.audit_dir / "audit.jsonl").mkdir()  # a directory where the log should be
         response = client.post("/v1/search", json={"query": "x"}, headers=bearer(issuer.token()))
         assert response.status_code == 503
         assert "clearance_audit_write_errors_total 1.0" in client.get("/metrics").text
@@ -359,5 +359,5 @@ def test_query_text_is_audited_only_when_configured(tmp_path: Path, issuer: Oidc
     settings = api_settings(tmp_path, [issuer], audit_store_query_text=True)
     with api_client(settings) as client:
         client.post("/v1/search", json={"query": "where is the payroll"}, headers=bearer(issuer.token()))
-    record = json.loads((settings.audit_dir / "audit.jsonl").read_text().splitlines()[-1])
+    record = json.loads((settings.paths.audit_dir / "audit.jsonl").read_text().splitlines()[-1])
     assert record["query"] == "where is the payroll"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from access_index.errors import SanitizeError
 from ingest.sanitize.docx import DocxScanner
-from ingest.sanitize.errors import SanitizeError
 from ingest.sanitize.instructions import InstructionDetector
 from ingest.sanitize.pptx import PptxScanner
 from ingest.sanitize.scanner import FileScanner

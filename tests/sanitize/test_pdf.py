@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.sanitize.errors import SanitizeError
+from access_index.errors import SanitizeError
 from ingest.sanitize.pdf import PdfScanner
 from tests.fixtures.hidden_text import PDF_ATTACKS, PDF_BENIGN, payload
 

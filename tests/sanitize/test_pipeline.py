@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from unstructured.documents.elements import ElementMetadata, Table, Text
 
+from access_index.errors import SanitizeError
 from ingest.sanitize import Finding, SanitizedDocument, sanitize
-from ingest.sanitize.errors import SanitizeError
 from ingest.sanitize.instructions import InstructionDetector
 from tests.fixtures.hidden_text import Fixture, fixtures
 from tests.fixtures.parsing import parse

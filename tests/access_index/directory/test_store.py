@@ -17,7 +17,7 @@ from access_index.directory import (
     open_snapshot_store,
 )
 from access_index.errors import DirectoryError
-from access_index.index import ChunkIndex
+from access_index.index.server import connect
 from tests.conftest import settings_for
 
 DATA = DirectoryData(
@@ -43,9 +43,11 @@ def test_damaged_snapshot_is_an_error(raw: bytes) -> None:
         decode_snapshot(raw, "test")
 
 
-def test_store_on_each_engine(engine: str, data_dir: Path, index: ChunkIndex) -> None:
+def test_store_on_each_engine(engine: str, data_dir: Path) -> None:
     settings = settings_for(engine, data_dir)
-    store = open_snapshot_store(settings, index)
+    # One qdrant-client stands for one server: `:memory:` keeps its data per client.
+    client = connect(settings) if settings.qdrant_url else None
+    store = open_snapshot_store(settings, client)
     assert store.load() is None
     first = build_snapshot(DATA, None)
     store.save(first)
@@ -54,7 +56,7 @@ def test_store_on_each_engine(engine: str, data_dir: Path, index: ChunkIndex) ->
     second = build_snapshot(DATA, first)
     store.save(second)
     # Another reader (another serve process) sees the new version.
-    assert open_snapshot_store(settings, index).load() == second
+    assert open_snapshot_store(settings, client).load() == second
     assert store.load() == second
     third = build_snapshot(DATA, second)
     store.save(third)
@@ -65,10 +67,10 @@ def test_file_store_damaged_file_fails_closed(data_dir: Path) -> None:
     settings = settings_for("edge", data_dir)
     store = open_snapshot_store(settings)
     store.save(build_snapshot(DATA, None))
-    settings.directory_snapshot_path.write_text("{not json")
+    settings.paths.directory_snapshot.write_text("{not json")
     with pytest.raises(DirectoryError):
         store.load()
-    assert [p.name for p in settings.directory_snapshot_path.parent.iterdir()] == ["snapshot.json"]
+    assert [p.name for p in settings.paths.directory_snapshot.parent.iterdir()] == ["snapshot.json"]
 
 
 def test_qdrant_store_reader_sees_a_swap_within_its_pointer_ttl() -> None:

@@ -179,8 +179,8 @@ def test_an_idp_outage_is_not_amplified(tmp_path: Path) -> None:
 def test_a_cached_token_still_expires_on_time(keyed_issuer: OidcIssuer) -> None:
     from joserfc.jwk import KeySet
 
-    from access_index.errors import AuthenticationError
-    from retrieval.identity import StaticKeys, TokenVerifier, TrustedIssuer
+    from access_index.errors import InvalidTokenError
+    from retrieval.tokens import StaticKeys, TokenVerifier, TrustedIssuer
 
     keys = KeySet.import_key_set({"keys": [keyed_issuer.keys["rsa-1"].as_dict(private=False)]})
     verifier = TokenVerifier([(TrustedIssuer(keyed_issuer.url, "clearance-api"), StaticKeys(keys))], 32768)
@@ -188,5 +188,5 @@ def test_a_cached_token_still_expires_on_time(keyed_issuer: OidcIssuer) -> None:
     token = keyed_issuer.token(exp=now - 50, iat=now - 400)  # expired, but within the 60 s leeway
     assert asyncio.run(verifier.verify(token, now=now)).claims["exp"] == now - 50
     assert asyncio.run(verifier.verify(token, now=now + 5))  # served from the cache
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(InvalidTokenError):
         asyncio.run(verifier.verify(token, now=now + 20))  # still cached, but past exp + leeway

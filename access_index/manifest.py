@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from access_index.errors import ClearanceError, PrincipalError
+from access_index.errors import ManifestError, PrincipalError
 from access_index.principals import Principal, parse_principal
 
 SUPPORTED_VERSION = 1
@@ -26,12 +26,6 @@ _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _RULE_KEYS = {"paths", "allow", "deny", "labels"}
 _TOP_KEYS = {"version", "tenant", "rules"}
-
-
-class ManifestError(ClearanceError):
-    """The manifest cannot be used; the message names the file, the line and the fix."""
-
-    code = "invalid_manifest"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from access_index.directory import (
     build_snapshot,
 )
 from access_index.errors import AccessDeniedError, DirectoryError
-from retrieval.identity import TrustedIssuer, VerifiedToken
-from retrieval.principals import DirectoryPolicy, agent_of, identify
+from retrieval.caller import DirectoryPolicy, agent_of, identify
+from retrieval.tokens import TrustedIssuer, VerifiedToken
 
 ISSUER = TrustedIssuer(issuer="https://idp.example/realms/acme", audience="clearance", tenant="acme")
 NO_DIRECTORY = DirectoryPolicy(store=None, required=False, max_age_seconds=3600)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from access_index.acl import Caller
 from access_index.errors import AccessDeniedError, DirectoryError, PrincipalError
 from access_index.principals import AUTHENTICATED, Principal, expand_groups, parse_principal
-from retrieval.identity import VerifiedToken
+from retrieval.tokens import VerifiedToken
 
 log = logging.getLogger("clearance.principals")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from access_index.index.chunk import acl_payload
-from ingest.manifest import Rule
+from access_index.manifest import Rule
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from access_index.document_acl import DocumentAcl
+from access_index.errors import ManifestError
+from access_index.manifest import load_manifest
 from access_index.principals import parse_principal
-from ingest.document_acl import DocumentAcl
-from ingest.manifest import ManifestError, load_manifest
 
 VALID = """\
 version: 1

@@ -1,6 +1,7 @@
-"""The registry of ingested sources, so acl-sync can re-read each source's manifest later.
+"""The registry of ingested sources: `ingest` records each source's roots and manifest, `acl-sync` re-reads
+the manifests later to refresh the documents' ACLs.
 
-One JSON file per source under `$CLEARANCE_DATA_DIR/sources/`, written atomically (temp + rename).
+One JSON file per source in the data dir's `sources/`, written atomically (temp + rename).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from access_index.errors import ConfigError
 from access_index.settings import Settings
@@ -36,13 +36,9 @@ def check_source_name(name: str) -> str:
     return name
 
 
-def sources_dir(settings: Settings) -> Path:
-    return settings.data_dir / "sources"
-
-
 def save_source(settings: Settings, record: SourceRecord) -> None:
     """Write (or replace) the record of one source."""
-    directory = sources_dir(settings)
+    directory = settings.paths.sources_dir
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{check_source_name(record.name)}.json"
     temporary = target.with_suffix(".json.tmp")
@@ -52,7 +48,7 @@ def save_source(settings: Settings, record: SourceRecord) -> None:
 
 def list_sources(settings: Settings) -> list[SourceRecord]:
     """Every recorded source, by name."""
-    directory = sources_dir(settings)
+    directory = settings.paths.sources_dir
     if not directory.is_dir():
         return []
     records = []

@@ -30,9 +30,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
-from access_index.errors import AuthenticationError
+from access_index.errors import InvalidTokenError, KeysUnavailableError
 from access_index.settings import IssuerConfig
-from retrieval.problems import KeysUnavailableError
 
 LEEWAY_SECONDS = 60
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -48,14 +47,6 @@ CACHE_MAX_TOKEN_BYTES = 8192  # large (many-group) tokens are verified every tim
 
 PublicKey = RSAKey | ECKey | OKPKey
 log = logging.getLogger("clearance.identity")
-
-
-class InvalidTokenError(AuthenticationError):
-    """A token we refuse; `reason` is a short stable word for metrics, the message helps the operator."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 
 from access_index.directory import open_snapshot_store
-from acl_sync.errors import SyncBusyError
+from access_index.errors import SyncBusyError
 from acl_sync.lock import sync_lock
 from acl_sync.metrics import SyncMetrics
 from acl_sync.retry import Backoff
-from acl_sync.service import SyncOptions, SyncScheduler, sync_once
+from acl_sync.scheduler import SyncScheduler
+from acl_sync.sync import SyncOptions, sync_once
 from tests.acl_sync.conftest import Realm, keycloak_settings
 from tests.conftest import settings_for
 from tests.support.fake_keycloak import FakeKeycloak, Fault
@@ -80,14 +81,14 @@ def test_a_transient_failure_is_retried(keycloak: FakeKeycloak, realm: Realm, da
 
 def test_only_one_sync_at_a_time(keycloak: FakeKeycloak, realm: Realm, data_dir: Path) -> None:
     settings = keycloak_settings(keycloak, data_dir)
-    with sync_lock(settings.data_dir):
+    with sync_lock(settings.paths.sync_lock):
         report = sync_once(settings, None)
         assert report.outcome == "skipped"
         errors: list[BaseException] = []
 
         def other() -> None:  # the same lock from another thread
             try:
-                with sync_lock(settings.data_dir):
+                with sync_lock(settings.paths.sync_lock):
                     pass
             except BaseException as error:
                 errors.append(error)
@@ -105,14 +106,14 @@ def test_lock_excludes_another_process(keycloak: FakeKeycloak, realm: Realm, dat
     import sys
 
     settings = keycloak_settings(keycloak, data_dir)
-    with sync_lock(settings.data_dir):
+    with sync_lock(settings.paths.sync_lock):
         code = (
             "import sys; from pathlib import Path; from acl_sync.lock import sync_lock\n"
-            "from acl_sync.errors import SyncBusyError\n"
+            "from access_index.errors import SyncBusyError\n"
             "try:\n    with sync_lock(Path(sys.argv[1])): sys.exit(0)\n"
             "except SyncBusyError: sys.exit(3)\n"
         )
-        result = subprocess.run([sys.executable, "-c", code, str(settings.data_dir)], check=False, timeout=60)
+        result = subprocess.run([sys.executable, "-c", code, str(settings.paths.sync_lock)], check=False, timeout=60)
     assert result.returncode == 3
 
 
@@ -129,7 +130,7 @@ def test_yaml_directory_file(tmp_path: Path, data_dir: Path) -> None:
     )
     report = sync_once(settings, None)
     assert report.outcome == "failed"
-    assert "directory.yaml:5" in report.errors[0]
+    assert "directory.yaml:5" in str(report.errors[0])
     snapshot = open_snapshot_store(settings).load()
     assert snapshot is not None and snapshot.version == 1
     assert "group:/eng" in snapshot.resolve("alice", None).tokens

@@ -1,4 +1,4 @@
-"""One sync (`sync_once`) and the schedule that repeats it (`SyncScheduler`, used by `serve` and `--interval`).
+"""One sync (`sync_once`); acl_sync/scheduler.py repeats it inside `serve`, acl_sync/command.py from the CLI.
 
 A sync: take the lock → pull the directory (with retries) → build the next snapshot on top of the last
 good one (group bindings and tombstones carried) → swap it in atomically → refresh the sources' ACLs.
@@ -10,26 +10,22 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry
-
 from access_index.directory import DirectorySnapshot, SnapshotStore, build_snapshot, open_snapshot_store
-from access_index.errors import DirectoryError
+from access_index.errors import DirectoryError, SyncBusyError
 from access_index.index import ChunkIndex
 from access_index.settings import Settings
 from acl_sync.changes import DirectoryChanges, diff_snapshots
-from acl_sync.errors import SyncBusyError
+from acl_sync.directory_source import DirectorySource, open_directory_source
 from acl_sync.lock import sync_lock
 from acl_sync.metrics import SyncMetrics
-from acl_sync.report import Outcome, SyncReport
+from acl_sync.report import Outcome, SyncProblem, SyncReport
 from acl_sync.retry import Backoff, with_retries
 from acl_sync.source_acls import SourceRefresh, refresh_all_sources
-from acl_sync.sources import DirectorySource, open_directory_source
 
 log = logging.getLogger("clearance.acl_sync")
 
@@ -39,7 +35,7 @@ class SyncOptions:
     """What a sync uses besides settings and index; defaults are the production ones."""
 
     source: DirectorySource | None = None  # None: the one the settings configure
-    store: SnapshotStore | None = None  # None: open_snapshot_store(settings, index)
+    store: SnapshotStore | None = None  # None: open_snapshot_store(settings)
     metrics: SyncMetrics | None = None
     backoff: Backoff = field(default_factory=Backoff)
     sleep: Callable[[float], None] = time.sleep
@@ -52,10 +48,11 @@ def sync_once(settings: Settings, index: ChunkIndex | None, options: SyncOptions
     started = time.monotonic()
     started_at = datetime.now(UTC)
     try:
-        with sync_lock(settings.data_dir):
+        with sync_lock(settings.paths.sync_lock):
             report = _Sync(settings, index, options, started_at, started).run()
     except SyncBusyError as error:
-        report = SyncReport("skipped", started_at, time.monotonic() - started, errors=(str(error),))
+        busy = (SyncProblem("busy", str(error)),)
+        report = SyncReport("skipped", started_at, time.monotonic() - started, errors=busy)
     _record(report, options.metrics)
     log.info("%s", report.summary(), extra={"acl_sync": report.to_dict()})
     return report
@@ -70,7 +67,7 @@ class _Sync:
         self.options = options
         self.started_at = started_at
         self.started = started
-        self.errors: list[str] = []
+        self.errors: list[SyncProblem] = []
 
     def run(self) -> SyncReport:
         source = self.options.source or open_directory_source(self.settings)
@@ -79,7 +76,7 @@ class _Sync:
         sources: tuple[SourceRefresh, ...] = ()
         if self.index is not None:
             sources = tuple(refresh_all_sources(self.settings, self.index))
-            self.errors.extend(f"source {s.source}: {s.error}" for s in sources if s.error)
+            self.errors.extend(SyncProblem("sources", f"source {s.source}: {s.error}") for s in sources if s.error)
         sources_done = time.monotonic()
         outcome: Outcome = "failed" if self.errors else "ok"
         return SyncReport(
@@ -111,12 +108,12 @@ class _Sync:
     def directory(self, source: DirectorySource) -> _DirectoryResult | None:
         options = self.options
         try:
-            store = options.store or open_snapshot_store(self.settings, self.index)
+            store = options.store or open_snapshot_store(self.settings)
             # An unreadable previous snapshot stops the sync: rebuilding from scratch would forget which
             # group ids own which paths, and a new group could then inherit a deleted group's documents.
             previous = store.load()
         except DirectoryError as error:
-            self.errors.append(f"store: {error}")
+            self.errors.append(SyncProblem("store", f"store: {error}"))
             return None
         pulled_at = datetime.now(UTC)
         try:
@@ -127,7 +124,7 @@ class _Sync:
                 sleep=options.sleep,
             )
         except DirectoryError as error:
-            self.errors.append(f"pull: {error}")
+            self.errors.append(SyncProblem("pull", f"pull: {error}"))
             return None
         try:
             current = store.load()
@@ -136,7 +133,7 @@ class _Sync:
             snapshot = build_snapshot(attempted.value, previous, now=pulled_at)
             store.save(snapshot)
         except DirectoryError as error:
-            self.errors.append(f"store: {error}")
+            self.errors.append(SyncProblem("store", f"store: {error}"))
             return None
         bound = (datetime.now(UTC) - previous.synced_at).total_seconds() if previous else None
         warnings = (*attempted.value.warnings, *_unowned_paths(snapshot))
@@ -169,11 +166,10 @@ def _record(report: SyncReport, metrics: SyncMetrics | None) -> None:
     if metrics is None:
         return
     metrics.duration.labels(report.outcome).observe(report.duration_seconds)
+    for problem in report.errors:
+        metrics.errors.labels(problem.stage).inc()
     if report.outcome == "skipped":
-        metrics.errors.labels("busy").inc()
         return
-    for message in report.errors:
-        metrics.errors.labels(message.split(":", 1)[0].split(" ", 1)[0]).inc()
     if report.changes is not None:
         for kind, count in report.changes.counts().items():
             if count:
@@ -190,65 +186,6 @@ def _record(report: SyncReport, metrics: SyncMetrics | None) -> None:
         metrics.revocation_latency.observe(report.revocation_latency_bound_seconds)
     if report.outcome == "ok":
         metrics.last_success.set(time.time())
-
-
-class SyncScheduler:
-    """Syncs every `settings.acl_sync_interval` seconds on a daemon thread; the first sync runs at start.
-    Syncs never overlap (one thread, plus the data-dir lock against other processes)."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        index: ChunkIndex | None,
-        registry: CollectorRegistry | None = None,
-        options: SyncOptions | None = None,
-        on_report: Callable[[SyncReport], None] | None = None,
-    ) -> None:
-        if settings.acl_sync_interval <= 0:
-            raise ValueError("CLEARANCE_ACL_SYNC_INTERVAL is 0: the schedule is off")
-        self.settings = settings
-        self.index = index
-        base = options or SyncOptions()
-        metrics = base.metrics or SyncMetrics.create(registry)
-        self.options = SyncOptions(base.source, base.store, metrics, base.backoff, base.sleep)
-        self.on_report = on_report
-        self.last_report: SyncReport | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def metrics(self) -> SyncMetrics:
-        assert self.options.metrics is not None
-        return self.options.metrics
-
-    def start(self) -> None:
-        """Start the background thread (idempotent)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="clearance-acl-sync", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the thread to stop after the current sync and wait for it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            began = time.monotonic()
-            try:
-                report = sync_once(self.settings, self.index, self.options)
-                self.last_report = report
-                if self.on_report is not None:
-                    self.on_report(report)
-            except Exception:  # a bug must not kill the schedule: the snapshot would silently go stale
-                log.exception("ACL sync crashed")
-                self.metrics.errors.labels("crash").inc()
-            wait = max(0.0, self.settings.acl_sync_interval - (time.monotonic() - began))
-            self._stop.wait(wait)
 
 
 def report_json(report: SyncReport) -> str:
