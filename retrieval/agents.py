@@ -1,4 +1,8 @@
-"""Agent policies: what an agent (the token's `azp`, or `act.sub`) may read, whatever its user may read.
+"""Agent policies: what an agent may read, whatever its user may read.
+
+The agents of a request are its token's `azp` client and every actor of its `act` claim
+(retrieval/caller.py, `agent_chain`); each one's policy narrows the request, so the effective access is
+the user's ∩ every agent's, and one blocked agent anywhere in the chain refuses the request.
 
 Policy file (CLEARANCE_AGENT_POLICY_FILE, YAML):
 
@@ -17,7 +21,7 @@ A policy becomes a Narrowing of the access filter: the effective access is the u
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +50,14 @@ class AgentPolicies:
 
     agents: Mapping[str, AgentPolicy] = field(default_factory=dict)
     unknown: Literal["allow", "deny"] = "allow"
+
+    def narrowings_for(self, agents: Sequence[str]) -> list[Narrowing]:
+        """One narrowing per agent of the chain; AccessDeniedError when any of them may read nothing.
+
+        A request with no agent at all is held to the policy for unknown agents."""
+        if not agents:
+            return [self.narrowing_for(None)]
+        return [self.narrowing_for(agent) for agent in agents]
 
     def narrowing_for(self, agent: str | None) -> Narrowing:
         """The agent's narrowing; AccessDeniedError when it may read nothing."""

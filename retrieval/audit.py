@@ -59,7 +59,7 @@ def _base_record(request_id: str, event: str, identity: Identity, found: Sequenc
         "event": event,
         "issuer": identity.issuer,
         "subject": identity.subject,
-        "agent": identity.agent,
+        "agents": list(identity.agents),
         "tenant": identity.caller.tenant,
         "results": [
             {"chunk_id": item.chunk.point_id, "document_id": item.chunk.document_id, "granted_by": item.granted_by}

@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from access_index.acl import Caller
-from access_index.errors import AccessDeniedError, DirectoryError, PrincipalError
+from access_index.errors import AccessDeniedError, DirectoryError, InvalidTokenError, PrincipalError
 from access_index.principals import AUTHENTICATED, Principal, expand_groups, parse_principal
 from retrieval.tokens import VerifiedToken
 
-log = logging.getLogger("clearance.principals")
+log = logging.getLogger("clearance.caller")
+# RFC 8693 delegation chains are short (a gateway, an orchestrator, an agent); a deeper one is refused.
+MAX_ACTORS = 16
 
 
 class ResolutionView(Protocol):
@@ -49,11 +51,14 @@ class SnapshotSource(Protocol):
 
 @dataclass(frozen=True)
 class Identity:
-    """Who is asking, for the filter (caller), the rate limits and the audit log."""
+    """Who is asking, for the filter (caller), the agent policies, the rate limits and the audit log.
+
+    `agents` is the whole chain that speaks for the request: the token's `azp` client, then every actor of
+    its `act` claim, outermost first. Every one of them narrows what the request may read."""
 
     issuer: str
     subject: str
-    agent: str | None
+    agents: tuple[str, ...]
     caller: Caller
     directory_status: str | None
 
@@ -86,19 +91,33 @@ def identify(token: VerifiedToken, directory: DirectoryPolicy, default_tenant: s
     return Identity(
         issuer=token.issuer.issuer,
         subject=str(claims["sub"]),
-        agent=agent_of(claims),
+        agents=agent_chain(claims),
         caller=Caller(tenant=tenant, tokens=own | memberships),
         directory_status=status,
     )
 
 
-def agent_of(claims: Mapping[str, Any]) -> str | None:
-    """The agent: `act.sub` in an exchanged (delegated) token, else `azp`."""
-    actor = claims.get("act")
-    if isinstance(actor, dict) and isinstance(actor.get("sub"), str) and actor["sub"]:
-        return str(actor["sub"])
+def agent_chain(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every agent of the request: `azp`, then `act.sub`, `act.act.sub`, ... (RFC 8693), each once.
+
+    An actor never replaces the client the token was issued to: both narrow. A malformed or overlong
+    `act` claim is refused (401) rather than read as "no actor"."""
+    chain: list[str] = []
     azp = claims.get("azp")
-    return azp if isinstance(azp, str) and azp else None
+    if isinstance(azp, str) and azp:
+        chain.append(azp)
+    actor = claims.get("act")
+    depth = 0
+    while actor is not None:
+        subject = actor.get("sub") if isinstance(actor, dict) else None
+        if not isinstance(subject, str) or not subject:
+            raise InvalidTokenError("claims", "token act claim is not an actor with a sub (RFC 8693)")
+        depth += 1
+        if depth > MAX_ACTORS:
+            raise InvalidTokenError("claims", f"token act claim nests more than {MAX_ACTORS} actors")
+        chain.append(subject)
+        actor = actor.get("act")
+    return tuple(dict.fromkeys(chain))
 
 
 def _tenant(token: VerifiedToken, default_tenant: str) -> str:

@@ -74,8 +74,8 @@ async def authenticate(
 def _rate_limit(services: Services, identity: Identity) -> None:
     try:
         services.subject_limiter.take(f"{identity.issuer}\x1f{identity.subject}")
-        if identity.agent is not None:
-            services.agent_limiter.take(f"{identity.issuer}\x1f{identity.agent}")
+        for agent in identity.agents:  # every agent of the chain spends from its own budget
+            services.agent_limiter.take(f"{identity.issuer}\x1f{agent}")
     except RateLimitedError as error:
         services.metrics.rate_limited.labels(error.scope).inc()
         raise

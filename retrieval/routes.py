@@ -42,7 +42,7 @@ async def search(
     services: Annotated[Services, Depends(services)],
 ) -> SearchResponse:
     """The top_k chunks the caller may read, nearest to the query (authorization inside the index query)."""
-    narrowings = [services.agents.narrowing_for(identity.agent), _request_narrowing(body.filters)]
+    narrowings = [*services.agents.narrowings_for(identity.agents), _request_narrowing(body.filters)]
     found = await services.search.search(identity.caller, narrowings, body.query, body.top_k)
     request_id = request_id_of(request)
     store_query = services.settings.audit_store_query_text
@@ -65,7 +65,7 @@ async def document(
     services: Annotated[Services, Depends(services)],
 ) -> DocumentResponse:
     """The document's chunks if the caller may read it; 404 whether it is absent or not the caller's."""
-    narrowings = [services.agents.narrowing_for(identity.agent)]
+    narrowings = services.agents.narrowings_for(identity.agents)
     found = await services.search.read_document(identity.caller, narrowings, document_id)
     request_id = request_id_of(request)
     await _audit(services, document_record(request_id, identity, document_id, found))

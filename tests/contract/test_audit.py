@@ -49,7 +49,7 @@ def test_one_record_per_search_with_who_what_and_why(world: World) -> None:
     assert record["time"]
     assert record["issuer"] == world.issuer.url
     assert record["subject"] == "sub-bob-audit"
-    assert record["agent"] == "agent-audit"
+    assert record["agents"] == ["agent-audit"]
     assert record["tenant"] == "default"
     digest = hashlib.sha256(query.encode()).hexdigest()
     assert digest in [value for value in walk(record) if isinstance(value, str)], "no query SHA-256"
@@ -63,13 +63,13 @@ def test_one_record_per_search_with_who_what_and_why(world: World) -> None:
         assert expected in entry.values(), f"granting principal missing: {entry}"
 
 
-def test_agent_of_an_exchanged_token_is_act_sub(world: World) -> None:
+def test_agents_of_an_exchanged_token_are_azp_and_act_sub(world: World) -> None:
     server = world.server("main")
     token = world.issuer.token(preferred_username="dave", azp="gateway", act={"sub": "agent-exchanged"})
     response = search(server, token, {"query": "exchanged token search"})
     assert response.status_code == 200, response.text
     record = next(r for r in audit_records(server.data_dir) if r.get("request_id") == response.json()["request_id"])
-    assert record["agent"] == "agent-exchanged"
+    assert record["agents"] == ["gateway", "agent-exchanged"]
 
 
 def test_one_record_per_document_read(world: World) -> None:

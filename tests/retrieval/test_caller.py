@@ -16,7 +16,7 @@ from access_index.directory import (
     build_snapshot,
 )
 from access_index.errors import AccessDeniedError, DirectoryError
-from retrieval.caller import DirectoryPolicy, agent_of, identify
+from retrieval.caller import DirectoryPolicy, agent_chain, identify
 from retrieval.tokens import TrustedIssuer, VerifiedToken
 
 ISSUER = TrustedIssuer(issuer="https://idp.example/realms/acme", audience="clearance", tenant="acme")
@@ -76,7 +76,7 @@ def test_token_claims_become_principals_with_group_ancestors_and_client_roles() 
         "role:auditor",
         "role:crm/reader",
     }
-    assert identity.agent == "assistant"
+    assert identity.agents == ("assistant",)
 
 
 def test_unverified_email_grants_nothing() -> None:
@@ -96,10 +96,10 @@ def test_service_account_acting_for_itself_gets_client_principal() -> None:
     assert "client:indexer" not in identify(token(azp="indexer"), NO_DIRECTORY, "d").caller.tokens
 
 
-def test_exchanged_token_names_the_actor_as_agent() -> None:
-    assert agent_of({"azp": "gateway", "act": {"sub": "analytics-bot"}}) == "analytics-bot"
-    assert agent_of({"azp": "gateway"}) == "gateway"
-    assert agent_of({}) is None
+def test_exchanged_token_names_the_client_and_the_actor_as_agents() -> None:
+    assert agent_chain({"azp": "gateway", "act": {"sub": "analytics-bot"}}) == ("gateway", "analytics-bot")
+    assert agent_chain({"azp": "gateway"}) == ("gateway",)
+    assert agent_chain({}) == ()
 
 
 def test_directory_is_authoritative_for_memberships() -> None:

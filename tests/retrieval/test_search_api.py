@@ -112,7 +112,7 @@ def test_audit_records_every_search_and_read_with_granting_principal(
     lines = (data_dir / "audit" / "audit.jsonl").read_text().splitlines()
     assert len(lines) == 2
     record, read = (json.loads(line) for line in lines)
-    assert record["event"] == "search" and record["tenant"] == "default" and record["agent"] == "test-agent"
+    assert record["event"] == "search" and record["tenant"] == "default" and record["agents"] == ["test-agent"]
     assert record["issuer"] == issuer.url
     assert "query" not in record and len(record["query_sha256"]) == 64
     assert [r["chunk_id"] for r in record["results"]] == [r["chunk_id"] for r in results]
