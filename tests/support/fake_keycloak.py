@@ -13,7 +13,6 @@ a hang (timeout) or a silently missing page, on requests whose path contains a s
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -21,12 +20,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+
+from tests.support.json_server import JsonHandler
 
 DEFAULT_MAX = 100  # Keycloak's default page size where `max` is not given
 DEFAULT_PASSWORD = "secret"
@@ -723,13 +724,10 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def _handler_for(server: FakeKeycloak) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler_for(server: FakeKeycloak) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as python-keycloak's session expects
         disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: tests read `server.requests` instead."""
 
         def do_GET(self) -> None:
             url = urlsplit(self.path)
@@ -739,17 +737,17 @@ def _handler_for(server: FakeKeycloak) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.kind == "hang":
                 time.sleep(fault.hang_seconds)
             if fault is not None and fault.kind == "status":
-                self._send(fault.status, {"error": "injected failure"})
+                self.send_json(fault.status, {"error": "injected failure"})
                 return
             if url.path.startswith("/admin/") and not server.admin_authorized(self.headers.get("Authorization")):
-                self._send(401, {"error": "HTTP 401 Unauthorized"})
+                self.send_json(401, {"error": "HTTP 401 Unauthorized"})
                 return
             status, body = server.handle_get(url.path, query)
             if fault is not None and fault.kind == "empty_page" and isinstance(body, list):
                 body = []
             if fault is not None and fault.kind == "drop_last" and isinstance(body, list):
                 body = body[:-1]
-            self._send(status, body)
+            self.send_json(status, body)
 
         def do_POST(self) -> None:
             url = urlsplit(self.path)
@@ -758,20 +756,12 @@ def _handler_for(server: FakeKeycloak) -> type[BaseHTTPRequestHandler]:
             server.requests.append(self.path)
             fault = _matching_fault(server.faults, url.path, {})
             if fault is not None and fault.kind == "status":
-                self._send(fault.status, {"error": "injected failure"})
+                self.send_json(fault.status, {"error": "injected failure"})
                 return
             if url.path == f"/realms/{server.realm.name}/protocol/openid-connect/token":
-                self._send(*server.token_response(form))
+                self.send_json(*server.token_response(form))
                 return
-            self._send(404, {"error": "not found"})
-
-        def _send(self, status: int, body: Any) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            self.send_json(404, {"error": "not found"})
 
     return Handler
 
