@@ -9,7 +9,9 @@ import yaml
 
 from tests.contract import corpus
 from tests.contract.conftest import World
-from tests.contract.harness import SEARCH_ALL, bearer, document_id_of, search, visible, wait_for
+from tests.contract.harness import SEARCH_ALL, document_id_of, search, visible
+from tests.support.auth import bearer
+from tests.support.readiness import wait_for
 
 pytestmark = pytest.mark.model
 

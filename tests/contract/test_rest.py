@@ -10,7 +10,8 @@ import pytest
 
 from tests.contract import corpus
 from tests.contract.conftest import World
-from tests.contract.harness import bearer, document_id_of, search
+from tests.contract.harness import document_id_of, search
+from tests.support.auth import bearer
 
 pytestmark = pytest.mark.model
 

@@ -9,7 +9,8 @@ import pytest
 from access_index.cli import main
 from retrieval.dev_issuer import dev_key_path
 from tests.conftest import settings_for
-from tests.retrieval.conftest import add_chunks, api_client, bearer, make_chunk
+from tests.retrieval.conftest import add_chunks, api_client, make_chunk
+from tests.support.auth import bearer
 
 
 def mint(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
