@@ -13,7 +13,7 @@ from tests.contract.conftest import World
 from tests.contract.harness import document_id_of, search
 from tests.support.auth import bearer
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]  # `clearance` processes end to end, with the real model
 
 PROBLEM = "application/problem+json"
 
