@@ -24,6 +24,7 @@ from acl_sync.sync import SyncOptions, sync_once
 from retrieval.app import create_app
 from tests.acl_sync.conftest import Realm, keycloak_settings
 from tests.conftest import settings_for
+from tests.support.auth import bearer
 from tests.support.fake_keycloak import FakeKeycloak, Fault
 from tests.support.hashing_embedder import HashingEmbedder
 
@@ -64,9 +65,7 @@ def login(keycloak: FakeKeycloak, username: str) -> str:
 
 
 def found(client: TestClient, token: str) -> set[str] | int:
-    response = client.post(
-        "/v1/search", json={"query": "budget plan", "top_k": 10}, headers={"Authorization": f"Bearer {token}"}
-    )
+    response = client.post("/v1/search", json={"query": "budget plan", "top_k": 10}, headers=bearer(token))
     if response.status_code != 200:
         return response.status_code
     return {result["document_id"] for result in response.json()["results"]}

@@ -17,6 +17,7 @@ from acl_sync.sync import SyncOptions, sync_once
 from tests.acl_sync.conftest import Realm, keycloak_settings
 from tests.conftest import settings_for
 from tests.support.fake_keycloak import FakeKeycloak, Fault
+from tests.support.readiness import wait_for
 
 FAST = Backoff(attempts=3, base_seconds=0.01, cap_seconds=0.05)
 
@@ -141,9 +142,7 @@ def test_scheduler_syncs_on_its_interval_and_stops(keycloak: FakeKeycloak, realm
     reports = []
     scheduler = SyncScheduler(settings, None, on_report=reports.append)
     scheduler.start()
-    deadline = time.monotonic() + 20
-    while len(reports) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: len(reports) >= 2, timeout=20, interval=0.05)
     scheduler.stop()
     assert [report.outcome for report in reports[:2]] == ["ok", "ok"]
     count = len(reports)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.auth import bearer
+from tests.support.readiness import free_port, wait_until_ready
 
 CLEARANCE = str(Path(sys.executable).with_name("clearance"))
 SEARCH_ALL = {"query": "notes about the company", "top_k": 50}
@@ -53,12 +55,6 @@ def clearance(args: Sequence[str], env: Mapping[str, str], cwd: Path | None = No
     return CliRun(tuple(args), done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Server:
     """A running `clearance serve`."""
@@ -95,23 +91,10 @@ def start_server(env: dict[str, str], data_dir: Path, log: Path, timeout: float 
             stderr=subprocess.STDOUT,
         )
     server = Server(process, f"http://127.0.0.1:{port}", log, data_dir, env)
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=server.url, timeout=5) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"clearance serve exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                if client.get("/readyz").status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
+    if wait_until_ready(server.url, process, timeout, server.log_tail):
+        return server
     server.stop()
     raise RuntimeError(f"clearance serve not ready after {timeout}s:\n{server.log_tail()}")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def audit_records(data_dir: Path) -> list[dict[str, Any]]:
@@ -134,15 +117,6 @@ def audit_records(data_dir: Path) -> list[dict[str, Any]]:
 def largest_file(directory: Path) -> Path:
     """The audit log itself, among whatever else the audit directory holds."""
     return max((p for p in directory.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
-
-
-def wait_for(predicate: Any, timeout: float, interval: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 def search(server: Server, token: str | None, body: Mapping[str, Any]) -> httpx.Response:

@@ -9,9 +9,11 @@ import yaml
 
 from tests.contract import corpus
 from tests.contract.conftest import World
-from tests.contract.harness import SEARCH_ALL, bearer, document_id_of, search, visible, wait_for
+from tests.contract.harness import SEARCH_ALL, document_id_of, search, visible
+from tests.support.auth import bearer
+from tests.support.readiness import wait_for
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]  # `clearance` processes end to end, with the real model
 
 PUBLIC = set(corpus.PUBLIC_MARKERS)
 RESTRICTED = "MKENGRESTRICTED"  # allow authenticated, deny group:/eng

@@ -21,7 +21,7 @@ from tests.contract.harness import (
     search,
 )
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]  # `clearance` processes end to end, with the real model
 
 
 def walk(value: Any) -> Iterator[Any]:

@@ -15,7 +15,7 @@ from tests.contract.conftest import World
 from tests.contract.harness import search
 from tests.support.oidc_issuer import AUDIENCE, running_issuer
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]  # `clearance` processes end to end, with the real model
 
 QUERY = {"query": "meeting rooms"}
 

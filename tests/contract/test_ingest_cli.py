@@ -12,7 +12,7 @@ from tests.contract import corpus
 from tests.contract.conftest import World
 from tests.contract.harness import clearance, environment
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]  # `clearance` processes end to end, with the real model
 
 COUNT_NAMES = ("new", "updated", "unchanged", "deleted", "no_acl", "failed", "quarantined")
 

@@ -10,9 +10,10 @@ import pytest
 
 from tests.contract import corpus
 from tests.contract.conftest import World
-from tests.contract.harness import bearer, document_id_of, search
+from tests.contract.harness import document_id_of, search
+from tests.support.auth import bearer
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]  # `clearance` processes end to end, with the real model
 
 PROBLEM = "application/problem+json"
 

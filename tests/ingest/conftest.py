@@ -3,7 +3,6 @@ to run the pipeline against the real index engines with a counting test embedder
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +15,7 @@ from access_index.manifest import load_manifest
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
 from ingest.report import IngestReport
+from tests.support.examples import load_builders
 from tests.support.hashing_embedder import HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,18 +35,9 @@ rules:
 """
 
 
-def _load_builders() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("acme_builders", REPO / "examples" / "build_examples.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def builders() -> ModuleType:
-    return _load_builders()
+    return load_builders()
 
 
 class CountingEmbedder(HashingEmbedder):

@@ -82,7 +82,3 @@ def api_client(
     finally:
         if own_index:
             opened.close()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

@@ -8,7 +8,8 @@ import pytest
 
 from access_index.cli import main
 from tests.conftest import settings_for
-from tests.retrieval.conftest import add_chunks, api_client, bearer, make_chunk
+from tests.retrieval.conftest import add_chunks, api_client, make_chunk
+from tests.support.auth import bearer
 
 
 def mint(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:

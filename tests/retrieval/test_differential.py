@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from access_index.index import AnyOf, Chunk, ChunkIndex, Filter
 from tests.conftest import settings_for
-from tests.retrieval.conftest import add_chunks, api_client, bearer, make_chunk
+from tests.retrieval.conftest import add_chunks, api_client, make_chunk
+from tests.support.auth import bearer
 from tests.support.hashing_embedder import HashingEmbedder
 from tests.support.oidc_issuer import OidcIssuer, running_issuer
 

@@ -16,7 +16,8 @@ from access_index.directory import DirectoryData, DirectoryGroup, DirectoryUser,
 from access_index.index import ChunkIndex, Filter, Hit
 from retrieval.audit import verify_log
 from tests.conftest import settings_for
-from tests.retrieval.conftest import add_chunks, api_client, api_settings, bearer, make_chunk
+from tests.retrieval.conftest import add_chunks, api_client, api_settings, make_chunk
+from tests.support.auth import bearer
 from tests.support.hashing_embedder import HashingEmbedder
 from tests.support.oidc_issuer import OidcIssuer, running_issuer
 

@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.auth import bearer
+from tests.support.readiness import free_port, wait_until_ready
+
 pytestmark = [pytest.mark.model, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_serve_end_to_end(tmp_path: Path) -> None:
@@ -43,15 +38,8 @@ def test_serve_end_to_end(tmp_path: Path) -> None:
         server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, log_path.read_text()
-            time.sleep(0.5)
-        headers = {"Authorization": f"Bearer {token}"}
+        assert wait_until_ready(url, server, timeout=120, log=log_path.read_text), log_path.read_text()
+        headers = bearer(token)
         response = httpx.post(f"{url}/v1/search", json={"query": "hello"}, headers=headers, timeout=30)
         assert response.status_code == 200, response.text
         assert response.json()["results"] == []

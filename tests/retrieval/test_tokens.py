@@ -16,7 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from joserfc import jwt
 
-from tests.retrieval.conftest import api_client, api_settings, bearer
+from tests.retrieval.conftest import api_client, api_settings
+from tests.support.auth import bearer
 from tests.support.oidc_issuer import OidcIssuer, running_issuer
 
 SEARCH = {"query": "anything"}

@@ -6,17 +6,18 @@ as it would from Keycloak. `rotate()` publishes a new key, `jwks_fetches` counts
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
+
+from tests.support.json_server import JsonHandler
 
 AUDIENCE = "clearance-api"
 
@@ -80,32 +81,23 @@ class OidcIssuer:
         full_header = {name: value for name, value in full_header.items() if value is not None}
         return jwt.encode(full_header, self.claims(**claims), key, algorithms=[full_header["alg"]])
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[JsonHandler]:
         issuer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 issuer.requests += 1
                 if not issuer.available:
-                    self._send(503, {"error": "down"})
+                    self.send_json(503, {"error": "down"})
                 elif self.path == "/realms/test/.well-known/openid-configuration":
-                    self._send(200, {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/protocol/openid-connect/certs"})
+                    self.send_json(
+                        200, {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/protocol/openid-connect/certs"}
+                    )
                 elif self.path == "/realms/test/protocol/openid-connect/certs":
                     issuer.jwks_fetches += 1
-                    self._send(200, issuer.jwks())
+                    self.send_json(200, issuer.jwks())
                 else:
-                    self._send(404, {"error": "not found"})
-
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
+                    self.send_json(404, {"error": "not found"})
 
         return Handler
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.hidden_text import fixtures
+from tests.fixtures.hidden_text.registry import fixtures
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ import pytest
 
 from access_index.errors import SanitizeError
 from ingest.sanitize.pdf import PdfScanner
-from tests.fixtures.hidden_text import PDF_ATTACKS, PDF_BENIGN, payload
+from tests.fixtures.hidden_text.base import payload
+from tests.fixtures.hidden_text.pdf import PDF_ATTACKS, PDF_BENIGN
 
 SCANNER = PdfScanner()
 

@@ -9,7 +9,8 @@ import pytest
 from ingest.sanitize.email import EmailScanner
 from ingest.sanitize.instructions import InstructionDetector
 from ingest.sanitize.markdown import MarkdownScanner
-from tests.fixtures.hidden_text import EMAIL_ATTACKS, EMAIL_BENIGN, payload
+from tests.fixtures.hidden_text.base import payload
+from tests.fixtures.hidden_text.markdown_email import EMAIL_ATTACKS, EMAIL_BENIGN
 
 MARKDOWN = MarkdownScanner(InstructionDetector())
 EMAIL = EmailScanner(InstructionDetector())

@@ -13,14 +13,14 @@ from ingest.sanitize.instructions import InstructionDetector
 from ingest.sanitize.pptx import PptxScanner
 from ingest.sanitize.scanner import FileScanner
 from ingest.sanitize.xlsx import XlsxScanner
-from tests.fixtures.hidden_text import (
+from tests.fixtures.hidden_text.base import payload
+from tests.fixtures.hidden_text.office import (
     DOCX_ATTACKS,
     DOCX_BENIGN,
     PPTX_ATTACKS,
     PPTX_BENIGN,
     XLSX_ATTACKS,
     XLSX_BENIGN,
-    payload,
 )
 
 DOCX = DocxScanner(InstructionDetector())

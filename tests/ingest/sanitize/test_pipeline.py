@@ -11,7 +11,8 @@ from unstructured.documents.elements import ElementMetadata, Table, Text
 from access_index.errors import SanitizeError
 from ingest.sanitize import Finding, SanitizedDocument, sanitize
 from ingest.sanitize.instructions import InstructionDetector
-from tests.fixtures.hidden_text import Fixture, fixtures
+from tests.fixtures.hidden_text.base import Fixture
+from tests.fixtures.hidden_text.registry import fixtures
 from tests.fixtures.parsing import parse
 from tests.fixtures.scoring import present, score, texts_of
 

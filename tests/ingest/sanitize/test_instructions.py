@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.sanitize.instructions import InstructionDetector
-from tests.fixtures.hidden_text import MEMO_QUOTE, PAYLOADS
+from tests.fixtures.hidden_text.base import MEMO_QUOTE, PAYLOADS
 
 DETECTOR = InstructionDetector()
 
