@@ -1,4 +1,4 @@
-"""ACL sync benchmark against the fake Keycloak (tests/support/fake_keycloak.py) and the embedded engine.
+"""ACL sync benchmark against the fake Keycloak (tests/support/fake_keycloak/) and the embedded engine.
 
 Realm: 10k users, 1k groups nested three levels deep (10 → 90 → 900), each user in 2 leaf groups, 30
 realm roles (some composite, mapped to users and groups), a client with 5 roles. Index: 100k payload-only

@@ -1,5 +1,5 @@
 """Hidden-text sanitizer bench: per technique, attacks caught, visible text kept, benign false positives,
-pages/s. Runs on the generated fixtures (tests/fixtures/hidden_text.py), parsed as ingest parses them.
+pages/s. Runs on the generated fixtures (tests/fixtures/hidden_text/), parsed as ingest parses them.
 
     PYTHONPATH=. python bench/sanitize_bench.py --variants 12
 

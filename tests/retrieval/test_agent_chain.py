@@ -11,7 +11,8 @@ import pytest
 from access_index.errors import InvalidTokenError
 from access_index.index import ChunkIndex
 from retrieval.caller import MAX_ACTORS, agent_chain
-from tests.retrieval.conftest import add_chunks, api_client, api_settings, bearer, make_chunk
+from tests.retrieval.conftest import add_chunks, api_client, api_settings, make_chunk
+from tests.support.auth import bearer
 from tests.support.hashing_embedder import HashingEmbedder
 from tests.support.oidc_issuer import OidcIssuer
 
