@@ -23,8 +23,8 @@ class DocumentAcl:
     @staticmethod
     def from_rule(rule: Rule) -> DocumentAcl:
         return DocumentAcl(
-            allow=tuple(sorted(str(p) for p in rule.allow)),
-            deny=tuple(sorted(str(p) for p in rule.deny)),
+            allow=rule.allow_tokens,
+            deny=rule.deny_tokens,
             labels=dict(sorted(rule.labels.items())),
         )
 

@@ -4,9 +4,9 @@ Validated up front; every error names the file, the line and the fix, and nothin
 manifest that does not validate. The first rule whose glob matches a path wins; a path no rule
 matches gets no ACL and is not indexed (fail closed).
 
-Globs are matched against the POSIX path relative to the ingest root: `*` and `?` stay inside one
-path segment, `**` spans segments (`hr/**` is everything under hr/, `**/*.md` every Markdown file at
-any depth, including the root), `[abc]` is a character class.
+Globs are matched against the POSIX path relative to the source's recorded root, in the one grammar of
+access_index/globs.py (`*` and `?` inside one segment, `**` across segments, `[...]` classes); a glob outside
+it is refused at load with the rule's number and line, never guessed at.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import yaml
 
+from access_index.acl_explanation import AclExplanation, Candidate, RefValue
 from access_index.errors import ManifestError, PrincipalError
+from access_index.globs import Glob, parse_glob, split_path
 from access_index.principals import Principal, parse_principal
 
 SUPPORTED_VERSION = 1
@@ -37,10 +39,31 @@ class Rule:
     deny: frozenset[Principal] = frozenset()
     labels: Mapping[str, str] = field(default_factory=dict)
     line: int = 0
-    _patterns: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
+    number: int = 0  # 1-based position in the manifest: "rule 2" in messages and explanations
+    _globs: tuple[Glob, ...] = field(default=(), repr=False, compare=False)
 
     def matches(self, relpath: str) -> bool:
-        return any(pattern.fullmatch(relpath) for pattern in self._patterns)
+        return self.matching_glob(split_path(relpath)) is not None
+
+    def matching_glob(self, parts: tuple[str, ...]) -> Glob | None:
+        """The first of this rule's globs that matches a path split by `split_path`, or None."""
+        for glob in self._globs:
+            if glob.matches_parts(parts):
+                return glob
+        return None
+
+    @property
+    def allow_tokens(self) -> tuple[str, ...]:
+        """The allow principals as stored on chunks: canonical strings, sorted."""
+        return tuple(sorted(str(p) for p in self.allow))
+
+    @property
+    def deny_tokens(self) -> tuple[str, ...]:
+        return tuple(sorted(str(p) for p in self.deny))
+
+    @property
+    def label(self) -> str:
+        return f"rule {self.number} (line {self.line})"
 
 
 @dataclass(frozen=True)
@@ -52,11 +75,37 @@ class Manifest:
     rules: tuple[Rule, ...]
 
     def rule_for(self, relpath: str) -> Rule | None:
-        """The first rule whose glob matches `relpath` (POSIX, relative to the ingest root), or None."""
+        """The first rule whose glob matches `relpath` (POSIX, relative to the source's root), or None."""
+        parts = split_path(relpath)
         for rule in self.rules:
-            if rule.matches(relpath):
+            if rule.matching_glob(parts) is not None:
                 return rule
         return None
+
+    def explain(self, relpath: str) -> AclExplanation:
+        """Which rule governs `relpath` and why: the first match, and each earlier rule that did not match."""
+        parts = split_path(relpath)
+        passed_over: list[Candidate] = []
+        for rule in self.rules:
+            ref: dict[str, RefValue] = {"rule": rule.number, "line": rule.line, "globs": rule.paths}
+            glob = rule.matching_glob(parts)
+            if glob is None:
+                reason = "none of its globs matches: " + ", ".join(repr(text) for text in rule.paths)
+                passed_over.append(Candidate(rule.label, ref, reason))
+                continue
+            ref["glob"] = glob.text
+            earlier = "no earlier rule matches" if passed_over else "it is the first rule"
+            decided = Candidate(rule.label, ref, f"{glob.text!r} matches and {earlier} (the first match wins)")
+            return AclExplanation(
+                "manifest",
+                relpath,
+                decided,
+                allow=rule.allow_tokens,
+                deny=rule.deny_tokens,
+                labels=dict(sorted(rule.labels.items())),
+                passed_over=tuple(passed_over),
+            )
+        return AclExplanation("manifest", relpath, None, passed_over=tuple(passed_over))
 
 
 def is_valid_tenant(tenant: str) -> bool:
@@ -104,10 +153,10 @@ class _Reader:
         rules_node = top.get("rules")
         if not isinstance(rules_node, yaml.SequenceNode) or not rules_node.value:
             raise self.fail(rules_node or root, "'rules' must be a non-empty list of rules (paths, allow, ...)")
-        rules = tuple(self.rule(node) for node in rules_node.value)
+        rules = tuple(self.rule(node, number) for number, node in enumerate(rules_node.value, start=1))
         return Manifest(self.path, tenant, rules)
 
-    def rule(self, node: yaml.Node) -> Rule:
+    def rule(self, node: yaml.Node, number: int) -> Rule:
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, "each rule is a mapping with 'paths' and 'allow' (and optional 'deny', 'labels')")
         fields = self.mapping(node, _RULE_KEYS, "a rule")
@@ -117,7 +166,7 @@ class _Reader:
             raise self.fail(
                 node, "this rule has no 'allow': list who may read these paths, e.g. allow: [\"group:/hr\"]"
             )
-        globs = tuple(self.glob(item) for item in self.sequence(fields["paths"], "paths"))
+        globs = tuple(self.glob(item, number, node) for item in self.sequence(fields["paths"], "paths"))
         if not globs:
             raise self.fail(fields["paths"], "'paths' is empty: list at least one glob")
         allow = self.principals(fields["allow"], "allow")
@@ -126,12 +175,13 @@ class _Reader:
         deny = self.principals(fields["deny"], "deny") if "deny" in fields else frozenset()
         labels = self.labels(fields["labels"]) if "labels" in fields else {}
         return Rule(
-            paths=globs,
+            paths=tuple(glob.text for glob in globs),
             allow=allow,
             deny=deny,
             labels=labels,
             line=node.start_mark.line + 1,
-            _patterns=tuple(compile_glob(glob) for glob in globs),
+            number=number,
+            _globs=globs,
         )
 
     def mapping(self, node: yaml.MappingNode, allowed: set[str], where: str) -> dict[str, yaml.Node]:
@@ -155,11 +205,13 @@ class _Reader:
             raise self.fail(node, f"'{name}' must be a list, e.g. {name}: [\"...\"]")
         return list(node.value)
 
-    def glob(self, node: yaml.Node) -> str:
-        glob = self.scalar(node)
-        if not glob or glob.startswith("/") or "\\" in glob or any(part == ".." for part in glob.split("/")):
-            raise self.fail(node, f"glob {glob!r} must be a relative POSIX path pattern such as 'hr/**'")
-        return glob
+    def glob(self, node: yaml.Node, number: int, rule: yaml.Node) -> Glob:
+        text = self.scalar(node)
+        try:
+            return parse_glob(text)
+        except ValueError as error:
+            where = f"rule {number} (line {rule.start_mark.line + 1})"
+            raise self.fail(node, f"{where}: glob {text!r} is refused: {error}") from None
 
     def principals(self, node: yaml.Node, name: str) -> frozenset[Principal]:
         result = set()
@@ -184,37 +236,3 @@ class _Reader:
                 raise self.fail(value_node, f"label {key!r} needs a non-empty single-line value")
             labels[key] = value
         return labels
-
-
-def compile_glob(glob: str) -> re.Pattern[str]:
-    """Translate a path glob to a regex: `**` spans directories, `*`/`?` stay within one segment."""
-    out: list[str] = []
-    i = 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:[^/]+/)*")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif glob[i] == "[":
-            end = glob.find("]", i + 2)
-            if end == -1:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                body = glob[i + 1 : end]
-                negate = body.startswith("!")
-                body = body[1:] if negate else body
-                out.append(f"[{'^' if negate else ''}{re.escape(body)}]")
-                i = end + 1
-        else:
-            out.append(re.escape(glob[i]))
-            i += 1
-    return re.compile("".join(out))

@@ -1,0 +1,300 @@
+"""The one glob grammar of ACL manifests, and a matcher that is polynomial by construction.
+
+A glob is matched against a document's POSIX path relative to its source's root (docs/acl-semantics.md,
+"Globs", has the table of examples):
+
+    glob     = segment ("/" segment)*
+    segment  = "**"                      zero or more whole path segments; as the last segment, one or more
+             | piece+                    one path segment
+    piece    = "*"                       any characters (none included) within the segment
+             | "?"                       exactly one character
+             | "[" ["!"] item+ "]"       one character in (or with "!", not in) the class
+             | literal                   itself
+    item     = char | char "-" char      a character or an inclusive range of code points
+
+Nothing can match across a "/": `*`, `?` and classes stay inside one segment, and only a whole-segment `**`
+spans segments. Every other character matches itself, newlines and brackets in names included (a `]` outside
+a class is an ordinary character). Anything else is refused by `parse_glob` with the reason and the fix:
+absolute paths, empty, "." or ".." segments, `**` sharing a segment, braces, backslashes, unbalanced or empty
+classes, reversed ranges, POSIX classes such as `[:digit:]`, `[^...]`, a leading `!`, extended globs such as
+`@(a|b)`, control characters, and leading or trailing whitespace. A glob that does not mean what it seems
+to must never load, because first-match-wins would then hand its files to a broader rule.
+
+Matching never backtracks across segments: the path is read once, left to right, keeping the set of glob
+positions still alive (at most one per glob segment), and each segment is matched by the classic wildcard
+scan, which retries only from the last `*`. Work is O(glob length × path length) whatever the glob, so
+neither adjacent `**` nor many `*` can stall ingest or the sync (tests/access_index/test_globs.py).
+Both sides are compared in Unicode NFC, so a name stored decomposed (as macOS writes them) still matches.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_SPECIAL_OUTSIDE = {"{": "braces", "}": "braces"}
+_EXTGLOB_OPENERS = "?*+@!"
+
+
+@dataclass(frozen=True)
+class CharClass:
+    """`[...]`: single characters and inclusive code-point ranges, possibly negated."""
+
+    chars: frozenset[str]
+    ranges: tuple[tuple[str, str], ...]
+    negated: bool
+
+    def __contains__(self, char: object) -> bool:
+        if not isinstance(char, str) or char == "/":
+            return False
+        inside = char in self.chars or any(low <= char <= high for low, high in self.ranges)
+        return inside != self.negated
+
+
+class _Star:
+    """`*` inside a segment."""
+
+    def __repr__(self) -> str:
+        return "STAR"
+
+
+class _One:
+    """`?`: any one character."""
+
+    def __repr__(self) -> str:
+        return "ONE"
+
+
+STAR = _Star()
+ONE = _One()
+Piece = str | _Star | _One | CharClass  # a str piece is one literal character
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One glob segment other than `**`; `literal` is set when it has no wildcard (a plain comparison)."""
+
+    pieces: tuple[Piece, ...]
+    literal: str | None
+
+    def matches(self, name: str) -> bool:
+        if self.literal is not None:
+            return name == self.literal
+        return _match_segment(self.pieces, name)
+
+
+class _AnySegments:
+    """`**` as a whole segment."""
+
+    def __repr__(self) -> str:
+        return "ANY_SEGMENTS"
+
+
+ANY_SEGMENTS = _AnySegments()
+
+
+@dataclass(frozen=True)
+class Glob:
+    """A parsed glob; `text` is what the manifest says, `segments` what it means."""
+
+    text: str
+    segments: tuple[Segment | _AnySegments, ...]
+
+    def matches(self, relpath: str) -> bool:
+        """Whether the POSIX path `relpath` (relative to the source's root) matches."""
+        return self.matches_parts(split_path(relpath))
+
+    def matches_parts(self, parts: Sequence[str]) -> bool:
+        """Match a path already split by `split_path` (one split per path, however many globs)."""
+        segments = self.segments
+        last = len(segments) - 1
+        alive = self._skip_empty_runs({0})
+        for part in parts:
+            following: set[int] = set()
+            for position in alive:
+                if position > last:
+                    continue
+                segment = segments[position]
+                if segment is ANY_SEGMENTS:
+                    following.add(position)  # `**` takes this segment and may take more
+                    if position == last:
+                        following.add(position + 1)
+                elif isinstance(segment, Segment) and segment.matches(part):
+                    following.add(position + 1)
+            if not following:
+                return False
+            alive = self._skip_empty_runs(following)
+        return last + 1 in alive
+
+    def _skip_empty_runs(self, positions: set[int]) -> set[int]:
+        """A `**` that is not the last segment may also match no segment at all."""
+        result = set(positions)
+        last = len(self.segments) - 1
+        for position in sorted(positions):
+            while position < last and self.segments[position] is ANY_SEGMENTS:
+                position += 1
+                result.add(position)
+        return result
+
+
+def split_path(relpath: str) -> tuple[str, ...]:
+    """A relative POSIX path as the matcher reads it: NFC, split on '/'."""
+    return tuple(unicodedata.normalize("NFC", relpath).split("/"))
+
+
+def parse_glob(text: str) -> Glob:
+    """Parse one glob of the grammar above; ValueError says what is wrong and how to write it instead."""
+    if not text:
+        raise ValueError("an empty glob matches nothing: write e.g. 'hr/**'")
+    if text != text.strip():
+        raise ValueError("leading or trailing whitespace: remove it (a name that really has one is matched with '?')")
+    if "\\" in text:
+        raise ValueError(
+            "backslashes are not part of the grammar: the separator is '/', and there is no escaping "
+            "(match a special character with '?' or a class such as '[[]')"
+        )
+    if text.startswith("/") or any(part == ".." for part in text.split("/")):
+        raise ValueError("a glob is a relative POSIX path pattern such as 'hr/**' (no leading '/', no '..')")
+    if text.startswith("!"):
+        raise ValueError(
+            "negation ('!' first) is not part of the grammar: rules are first-match, so put a narrower rule first"
+        )
+    normalized = unicodedata.normalize("NFC", text)
+    segments = tuple(_parse_segment(raw) for raw in _split_segments(normalized))
+    return Glob(text=text, segments=segments)
+
+
+def _split_segments(text: str) -> list[str]:
+    """Split on '/' outside classes; a '/' inside a class is refused (it could never match)."""
+    segments: list[str] = []
+    current: list[str] = []
+    in_class = False
+    for position, char in enumerate(text):
+        if unicodedata.category(char) in ("Cc", "Cf"):
+            raise ValueError(
+                f"control or invisible format character {char!r} at position {position}: match it with '?' instead"
+            )
+        if in_class:
+            if char == "/":
+                raise ValueError("a class never matches '/': a '[...]' cannot hold '/' (use '**' to span folders)")
+            if char == "]":  # the first ']' closes the class; an empty class is refused with its own message
+                in_class = False
+        elif char == "[":
+            in_class = True
+        elif char == "/":
+            segments.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if in_class:
+        raise ValueError("unbalanced '[': close the class with ']' (match a literal '[' with '[[]')")
+    segments.append("".join(current))
+    for segment in segments:
+        if segment == "":
+            raise ValueError("an empty segment ('//', or a trailing '/') matches nothing: write 'hr/**' for a folder")
+        if segment == ".":
+            raise ValueError("a '.' segment (as in './hr/**') matches nothing: paths are relative, write 'hr/**'")
+    return segments
+
+
+def _parse_segment(raw: str) -> Segment | _AnySegments:
+    if raw == "**":
+        return ANY_SEGMENTS
+    pieces: list[Piece] = []
+    position = 0
+    while position < len(raw):
+        char = raw[position]
+        if char in _EXTGLOB_OPENERS and raw.startswith("(", position + 1):
+            raise ValueError(
+                f"extended globs such as {char}(a|b) are not part of the grammar: write one glob per alternative "
+                "(match a literal '(' with '[(]')"
+            )
+        if char in _SPECIAL_OUTSIDE:
+            raise ValueError(
+                f"{_SPECIAL_OUTSIDE[char]} ({{a,b}}) are not part of the grammar: list one glob per alternative "
+                "in 'paths' (match a literal brace with '[{]' or '[}]')"
+            )
+        if char == "*":
+            if pieces and pieces[-1] is STAR:
+                raise ValueError(
+                    f"'**' must be a whole segment, not part of {raw!r}: write '**/{raw.replace('**', '*')}' "
+                    "or 'folder/**'"
+                )
+            pieces.append(STAR)
+            position += 1
+        elif char == "?":
+            pieces.append(ONE)
+            position += 1
+        elif char == "[":
+            end = raw.index("]", position + 1)
+            pieces.append(_parse_class(raw[position + 1 : end]))
+            position = end + 1
+        else:
+            pieces.append(char)
+            position += 1
+    literal = "".join(p for p in pieces if isinstance(p, str)) if all(isinstance(p, str) for p in pieces) else None
+    return Segment(tuple(pieces), literal)
+
+
+def _parse_class(body: str) -> CharClass:
+    negated = body.startswith("!")
+    items = body[1:] if negated else body
+    if not items:
+        raise ValueError("an empty class '[]' or '[!]' matches nothing: list characters, e.g. '[0-9]'")
+    if body.startswith("^"):
+        raise ValueError("'[^...]' is not part of the grammar: write '[!...]' for a negated class")
+    for opener in ("[:", "[.", "[="):
+        if opener in items:
+            raise ValueError(
+                f"POSIX classes such as '[:digit:]' ({opener!r}) are not part of the grammar: "
+                "write ranges, e.g. '[0-9]'"
+            )
+    chars: set[str] = set()
+    ranges: list[tuple[str, str]] = []
+    position = 0
+    while position < len(items):
+        char = items[position]
+        if position + 2 < len(items) and items[position + 1] == "-":  # a '-' first or last is itself
+            high = items[position + 2]
+            if high < char:
+                raise ValueError(f"the range '{char}-{high}' is reversed and matches nothing: write '{high}-{char}'")
+            ranges.append((char, high))
+            position += 3
+        else:
+            chars.add(char)
+            position += 1
+    return CharClass(frozenset(chars), tuple(ranges), negated)
+
+
+def _match_segment(pieces: tuple[Piece, ...], name: str) -> bool:
+    """The wildcard scan: advance on a match; on a mismatch, let the last `*` take one more character and
+    retry from just after it. Earlier `*` never need revisiting, so the work is O(len(pieces) × len(name))."""
+    piece_at = char_at = 0
+    star_piece = -1
+    star_char = 0
+    count = len(pieces)
+    while char_at < len(name):
+        if piece_at < count:
+            piece = pieces[piece_at]
+            if piece is STAR:
+                star_piece, star_char = piece_at, char_at
+                piece_at += 1
+                continue
+            char = name[char_at]
+            if isinstance(piece, str):
+                matched = piece == char
+            else:
+                matched = piece is ONE or (isinstance(piece, CharClass) and char in piece)
+            if matched:
+                piece_at += 1
+                char_at += 1
+                continue
+        if star_piece < 0:
+            return False
+        star_char += 1
+        char_at = star_char
+        piece_at = star_piece + 1
+    while piece_at < count and pieces[piece_at] is STAR:
+        piece_at += 1
+    return piece_at == count
