@@ -37,11 +37,30 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="parse, sanitize, chunk, ACL-tag, embed and index documents")
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--acl", required=True, metavar="FILE", help="ACL manifest (YAML)")
-    ingest.add_argument("--source", help="source name (default: the name of the first PATH)")
+    ingest.add_argument(
+        "--source", help="source name (default: the tenant's source whose root holds PATH, else PATH's name)"
+    )
     ingest.add_argument("--tenant", help="tenant id (overrides the manifest's)")
-    ingest.add_argument("--delete-missing", action="store_true", help="remove this source's vanished documents")
+    ingest.add_argument(
+        "--delete-missing", action="store_true", help="remove this source's documents under PATH whose file is gone"
+    )
     ingest.add_argument("--dry-run", action="store_true", help="change nothing; say what would happen")
     ingest.add_argument("--json", action="store_true", help="one JSON summary object on stdout")
+    ingest.add_argument(
+        "--explain",
+        action="store_true",
+        help="print which ACL rule each file gets and why; loads no model and writes nothing",
+    )
+    ingest.add_argument(
+        "--attach-root",
+        action="store_true",
+        help="add a PATH outside the source's recorded root(s) as another root of it (no CLEARANCE_ variable)",
+    )
+    ingest.add_argument(
+        "--replace-manifest",
+        action="store_true",
+        help="make --acl FILE the source's manifest instead of the recorded one (no CLEARANCE_ variable)",
+    )
 
     inspect = commands.add_parser("inspect", help="show what the model would see, without indexing")
     inspect.add_argument("paths", nargs="+", metavar="PATH")

@@ -5,11 +5,13 @@ access_index/cli.py.
     class                                code                  HTTP
     ClearanceError                       clearance_error       500
     ├── ConfigError                      config_error          500  settings that cannot work (names the variable)
-    │   └── ManifestError                invalid_manifest      500  an ACL manifest that does not validate
+    │   ├── ManifestError                invalid_manifest      500  an ACL manifest that does not validate
+    │   └── SourceConflictError          source_conflict       500  another root or manifest for a source, unasked
     ├── PrincipalError                   invalid_principal     500  a malformed principal string
     ├── IndexUnavailableError            index_unavailable     503  the index cannot answer safely (fail closed)
     │   ├── IndexLockedError             index_locked          503  the embedded shard is held by another process
-    │   └── ModelMismatchError           model_mismatch        503  the collection was built with another model
+    │   ├── ModelMismatchError           model_mismatch        503  the collection was built with another model
+    │   └── NoCollectionError            no_collection         503  nothing was ever indexed (no collection yet)
     ├── EmbeddingError                   embedding_error       503  the model cannot be loaded or run
     ├── InvalidTokenError                invalid_token         401  no or bad token (`reason`: a word for metrics)
     ├── KeysUnavailableError             idp_keys_unavailable  503  an issuer's signing keys cannot be fetched
@@ -59,6 +61,14 @@ class ManifestError(ConfigError):
     title = "Invalid ACL manifest"
 
 
+class SourceConflictError(ConfigError):
+    """An ingest that would attach another root or manifest to a source (tenant, name) without saying so;
+    the message names what is recorded, what was given and the flag that allows it."""
+
+    code = "source_conflict"
+    title = "Source conflict"
+
+
 class PrincipalError(ClearanceError, ValueError):
     code = "invalid_principal"
     title = "Invalid principal"
@@ -81,6 +91,12 @@ class IndexLockedError(IndexUnavailableError):
 
 class ModelMismatchError(IndexUnavailableError):
     code = "model_mismatch"
+
+
+class NoCollectionError(IndexUnavailableError):
+    """The collection does not exist yet: a reader may take that as "nothing indexed" (acl-sync does)."""
+
+    code = "no_collection"
 
 
 class EmbeddingError(ClearanceError):

@@ -8,7 +8,10 @@ directory/
     snapshot.json       the last good directory snapshot (embedded engine; a side collection on a server)
     sync.lock           one ACL sync at a time
     acl_sync.prom       the last sync's metrics (node_exporter textfile)
-sources/                the source registry: one JSON record per (tenant, source)
+sources/                the source registry (access_index/sources.py)
+    <tenant>/<source>.json   one record per (tenant, source): its roots and manifest
+    <source>.json       a record of the old name-keyed layout (read, replaced at that source's next ingest)
+    LOCK                flock held while an ingest checks and writes a record
 quarantine/             one JSON report per held-back document
 audit/                  the hash-chained audit log
 models/                 the local int8 ONNX export of the embedding model
@@ -62,6 +65,18 @@ class DataPaths:
     @property
     def sources_dir(self) -> Path:
         return self.root / "sources"
+
+    def source_record(self, tenant: str, source: str) -> Path:
+        """The record of one source; tenant and source names are validated before they get here."""
+        return self.sources_dir / tenant / f"{source}.json"
+
+    def legacy_source_record(self, source: str) -> Path:
+        """Where the old layout kept the record of every source of that name, whatever its tenant."""
+        return self.sources_dir / f"{source}.json"
+
+    @property
+    def sources_lock(self) -> Path:
+        return self.sources_dir / "LOCK"
 
     @property
     def quarantine_dir(self) -> Path:

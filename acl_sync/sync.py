@@ -76,7 +76,7 @@ class _Sync:
         sources: tuple[SourceRefresh, ...] = ()
         if self.index is not None:
             sources = tuple(refresh_all_sources(self.settings, self.index))
-            self.errors.extend(SyncProblem("sources", f"source {s.source}: {s.error}") for s in sources if s.error)
+            self.errors.extend(SyncProblem("sources", f"{s.label}: {s.error}") for s in sources if s.error)
         sources_done = time.monotonic()
         outcome: Outcome = "failed" if self.errors else "ok"
         return SyncReport(

@@ -115,7 +115,16 @@ def fill_index(index: ChunkIndex, settings: Settings, chunks: int, manifest: Pat
         for part in range(10):
             batch.append(
                 Chunk(
-                    "default", f"wiki/{relpath}", "wiki", part, 10, "", "", acl.allow, acl.deny, acl_hash=acl.acl_hash
+                    "default",
+                    f"wiki/{relpath}",
+                    "wiki",
+                    part,
+                    10,
+                    "",
+                    f"file:///srv/wiki/{relpath}",  # under the recorded root: acl-sync re-tags only such files
+                    acl.allow,
+                    acl.deny,
+                    acl_hash=acl.acl_hash,
                 )
             )
         if len(batch) >= 2000:

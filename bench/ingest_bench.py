@@ -35,6 +35,7 @@ from access_index.embedder import load_embedder
 from access_index.index import open_index
 from access_index.manifest import load_manifest
 from access_index.settings import load_settings
+from ingest.discovery import own_scopes
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
 from ingest.state import source_filter
@@ -170,7 +171,7 @@ def run_once(corpus: Path, data_dir: Path, backend: str) -> dict[str, Any]:
     index = open_index(settings, role="bench")
     index.ensure_collection(embedder.info)
     job = IngestJob(
-        paths=(corpus,),
+        scopes=own_scopes([corpus]),
         manifest=load_manifest(data_dir.parent / "acl.yaml"),
         source="bench",
         tenant="bench",

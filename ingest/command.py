@@ -1,7 +1,8 @@
 """`clearance ingest` and `clearance inspect`: arguments and settings in, a report and an exit code out.
 
 Exit codes (contract): 0 nothing failed, 1 some file failed (the rest are indexed) or the index cannot
-be used, 2 usage errors (bad manifest, bad source name, missing path).
+be used, 2 usage errors (bad manifest, bad source name, missing path, a run that would attach another root
+or manifest to a source without --attach-root / --replace-manifest: ingest/binding.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from access_index.errors import ConfigError, DocumentError, IndexUnavailableErro
 from access_index.index import ChunkIndex, index_exists, open_index
 from access_index.manifest import is_valid_tenant, load_manifest
 from access_index.settings import Settings
-from access_index.sources import SourceRecord, check_source_name, save_source
-from ingest.discovery import discover
+from access_index.sources import check_source_name, list_sources, registry_lock, save_source
+from ingest.binding import bind, default_source_name
+from ingest.discovery import discover, own_scopes
+from ingest.explain import explain, render
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
 from ingest.prepare import prepare_file
@@ -29,18 +32,26 @@ DEFAULT_TENANT = "default"
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    """Ingest PATHs under the manifest's ACLs; print the summary (or one JSON object with --json)."""
+    """Ingest PATHs under the manifest's ACLs; print the summary (or one JSON object with --json).
+    With --explain, print which rule each file would get instead, without the model and without writing."""
     manifest = load_manifest(Path(args.acl))  # ManifestError: a usage error (exit 2, access_index/cli.py)
     paths = tuple(Path(path) for path in args.paths)
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise ConfigError(f"no such file or directory: {', '.join(missing)}")
-    source = check_source_name(args.source or paths[0].resolve().name)
     tenant = args.tenant or manifest.tenant or DEFAULT_TENANT
     if not is_valid_tenant(tenant):
         raise ConfigError(f"invalid tenant {tenant!r}: use letters, digits, '.', '_' or '-' (--tenant ID)")
+    records = list_sources(settings)
+    source = check_source_name(args.source) if args.source else default_source_name(paths, tenant, records)
+    flags = {"attach_root": bool(args.attach_root), "replace_manifest": bool(args.replace_manifest)}
+    # Checked before the index and the model are opened, so a refused run fails in a moment.
+    binding = bind(paths, Path(args.acl), tenant, source, records, **flags)
+    if args.explain:
+        print(render(explain(manifest, binding.record, binding.scopes, binding.changes), bool(args.json)))
+        return 0
     job = IngestJob(
-        paths=paths,
+        scopes=binding.scopes,
         manifest=manifest,
         source=source,
         tenant=tenant,
@@ -54,24 +65,24 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     progress: Progress = NoProgress() if args.json and not sys.stderr.isatty() else StreamProgress()
     if job.dry_run:
         report = _dry_run(job, settings, progress)
+        notes = tuple(f"{change} (not recorded: dry run)" for change in binding.changes)
     else:
         # The index first: a locked embedded index fails in a second instead of after loading the model.
         index = open_index(settings, role="ingest")
         try:
             embedder = load_embedder(settings)
             index.ensure_collection(embedder.info)
-            report = run_job(job, index, embedder, progress)
+            # Recorded before the first write, so that the index never holds documents of a source without a
+            # record (acl-sync refuses those), and checked again under the lock against a concurrent ingest.
+            with registry_lock(settings):
+                binding = bind(paths, Path(args.acl), tenant, source, list_sources(settings), **flags)
+                save_source(settings, binding.record)
+            report = run_job(replace(job, scopes=binding.scopes), index, embedder, progress)
         finally:
             index.close()
-        save_source(
-            settings,
-            SourceRecord(
-                name=source,
-                tenant=tenant,
-                roots=tuple(str((path if path.is_dir() else path.parent).resolve()) for path in paths),
-                manifest=str(Path(args.acl).resolve()),
-            ),
-        )
+        notes = binding.changes
+    if notes:
+        report = replace(report, notes=(*report.notes, *notes))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -102,7 +113,7 @@ def _dry_run(job: IngestJob, settings: Settings, progress: Progress) -> IngestRe
 
 def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
     """One JSON line per chunk (or per quarantined document); failures on stderr, exit 1 if any."""
-    discovery = discover([Path(path) for path in args.paths])
+    discovery = discover(own_scopes([Path(path) for path in args.paths]))
     embedder = load_embedder(settings)
     failed = 0
     for skipped in discovery.skipped:

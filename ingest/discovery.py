@@ -1,5 +1,9 @@
 """Which files a run covers: walk the given paths, skip VCS and system folders, stay inside each root.
 
+Each PATH is walked as a `Scope`: the PATH and the source root it lies in (ingest/binding.py decides which).
+Relative paths, and so document ids, are taken from the root, never from the PATH: `corpus/hr/salaries.md`
+given alone is still `hr/salaries.md` when the source's root is `corpus`.
+
 A symlink is followed only when its target resolves inside the same root: a link to /etc/passwd in
 a shared folder must not put that file into the index under the folder's ACL.
 """
@@ -15,6 +19,36 @@ from access_index.errors import ConfigError
 
 SKIPPED_DIRS = frozenset({".git", ".svn", ".hg", "__MACOSX", "$RECYCLE.BIN", "System Volume Information"})
 SKIPPED_FILES = frozenset({"Thumbs.db", "desktop.ini"})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One PATH of a run and the root its document ids are relative to (`path` is `root` or lies inside it)."""
+
+    root: Path
+    path: Path
+
+    def covers(self, uri: str) -> bool:
+        """Whether a file (by its `file:` URI, as stored on chunks) lies at or under this PATH."""
+        base = self.path.as_uri().rstrip("/")
+        return uri == base or uri.startswith(base + "/")
+
+
+def locate(given: Path) -> Path:
+    """Where a PATH is: a folder fully resolved; a file by its resolved folder and its own name, so that a
+    symlinked file is still judged as a link (followed only to a target inside its root)."""
+    if given.is_dir():
+        return given.resolve()
+    return given.parent.resolve() / given.name
+
+
+def own_scopes(paths: Sequence[Path]) -> tuple[Scope, ...]:
+    """Each PATH as its own root (a folder) or in its folder (a file): `inspect`, and a source's first ingest."""
+    scopes = []
+    for given in paths:
+        located = locate(given)
+        scopes.append(Scope(located if given.is_dir() else located.parent, located))
+    return tuple(scopes)
 
 
 @dataclass(frozen=True)
@@ -40,15 +74,15 @@ class Discovery:
     skipped: tuple[SkippedPath, ...]
 
 
-def discover(paths: Sequence[Path]) -> Discovery:
-    """Files under `paths` (a directory is a root; a file's root is its folder), sorted by relpath."""
+def discover(scopes: Sequence[Scope]) -> Discovery:
+    """Files under each scope's PATH, with paths relative to the scope's root, sorted by relpath."""
     files: dict[str, FoundFile] = {}
     skipped: list[SkippedPath] = []
-    for given in paths:
+    for scope in scopes:
+        given, root = scope.path, scope.root
         if not given.exists():
             raise ConfigError(f"{given}: no such file or directory")
-        root = (given if given.is_dir() else given.parent).resolve()
-        candidates = _walk(root) if given.is_dir() else iter([root / given.name])
+        candidates = _walk(given, root) if given.is_dir() else iter([given])
         for path in candidates:
             relpath = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
             outcome = _classify(path, root)
@@ -69,9 +103,9 @@ def discover(paths: Sequence[Path]) -> Discovery:
     return Discovery(tuple(files[key] for key in sorted(files)), tuple(skipped))
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    seen_dirs = {root}
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
+def _walk(start: Path, root: Path) -> Iterator[Path]:
+    seen_dirs = {start}
+    for directory, dirnames, filenames in os.walk(start, followlinks=False):
         here = Path(directory)
         kept = []
         for name in sorted(dirnames):

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from access_index.embedder import Embedder
 from access_index.index import ChunkIndex
-from ingest.discovery import discover
+from ingest.discovery import FoundFile, discover
 from ingest.plan import IngestJob, Planned, plan
 from ingest.prepare import Prepared, prepare
 from ingest.report import IngestReport, NoProgress, Outcome, Progress, StageTimes, Status
@@ -55,7 +55,7 @@ def run_job(
             raise ValueError("a real run needs an index and an embedder")
         writer = IndexWriter(job, index, embedder, times)
     started = time.perf_counter()
-    discovery = discover(job.paths)
+    discovery = discover(job.scopes)
     if state is None:
         state = load_state(index, job.tenant, job.source) if index is not None else {}
     outcomes = _Outcomes(progress or NoProgress())
@@ -73,11 +73,7 @@ def run_job(
         outcomes.add(outcome)
     _build(job, decided.build, embedder, writer, times, outcomes)
     if job.delete_missing:
-        present = {job.document_id(found.relpath) for found in discovery.files}
-        for document_id in sorted(set(state) - present):
-            if writer is not None:
-                writer.remove(document_id)
-            outcomes.add(Outcome(document_id, "deleted", "file no longer in the source"))
+        _delete_missing(job, discovery.files, state, writer, outcomes)
     if writer is not None:
         writer.flush()
     outcomes.progress.finish()
@@ -90,6 +86,31 @@ def run_job(
         chunks_written=writer.chunks_written if writer is not None else 0,
         stage_seconds=dict(times.seconds),
     )
+
+
+def _delete_missing(
+    job: IngestJob,
+    files: Sequence[FoundFile],
+    state: Mapping[str, IndexedDocument],
+    writer: IndexWriter | None,
+    outcomes: _Outcomes,
+) -> None:
+    """Remove the source's documents that this run should have found and did not. Only documents whose file
+    lay under one of the run's PATHs are candidates: `ingest corpus/hr --delete-missing` must never take the
+    rest of the source with it."""
+    present = {job.document_id(found.relpath) for found in files}
+    present_uris = {found.path.as_uri() for found in files}
+    for document_id in sorted(set(state) - present):
+        uri = state[document_id].uri
+        if not job.covers(uri):
+            continue
+        if uri in present_uris:  # an id an older ingest derived from another root, beside the right one
+            reason = "indexed under an id that is not its path from the source's root (an older ingest)"
+        else:
+            reason = "file no longer in the source"
+        if writer is not None:
+            writer.remove(document_id)
+        outcomes.add(Outcome(document_id, "deleted", reason))
 
 
 def _build(

@@ -21,7 +21,7 @@ from typing import Literal
 
 from access_index.document_acl import DocumentAcl
 from access_index.manifest import Manifest
-from ingest.discovery import FoundFile
+from ingest.discovery import FoundFile, Scope
 from ingest.formats import is_supported
 from ingest.quarantine import QuarantineRecords
 from ingest.report import Outcome, StageTimes
@@ -37,7 +37,7 @@ _READ_BLOCK = 1 << 20
 class IngestJob:
     """Everything one run needs besides the index and the model."""
 
-    paths: tuple[Path, ...]
+    scopes: tuple[Scope, ...]  # the PATHs given, each with the source root it lies in (ingest/binding.py)
     manifest: Manifest
     source: str
     tenant: str
@@ -54,6 +54,10 @@ class IngestJob:
 
     def document_id(self, relpath: str) -> str:
         return f"{self.source}/{relpath}"
+
+    def covers(self, uri: str) -> bool:
+        """Whether an indexed file lies under one of this run's PATHs: only those can be missing from it."""
+        return any(scope.covers(uri) for scope in self.scopes)
 
     @property
     def quarantine(self) -> QuarantineRecords:

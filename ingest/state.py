@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from access_index.index import AnyOf, Chunk, ChunkIndex, Filter
 
-STATE_FIELDS = ("content_hash", "acl_hash", "pipeline_version", "chunk_count")
+STATE_FIELDS = ("content_hash", "acl_hash", "pipeline_version", "chunk_count", "uri")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class IndexedDocument:
     chunk_count: int
     chunk_indexes: frozenset[int]
     complete: bool
+    uri: str = ""  # the file it was read from (`file:` URI); decides which PATHs of a run cover it
 
 
 def source_filter(tenant: str, source: str) -> Filter:
@@ -62,4 +63,5 @@ def _document(document_id: str, chunks: list[Chunk]) -> IndexedDocument:
         chunk_count=max(chunk.chunk_count for chunk in chunks),
         chunk_indexes=indexes,
         complete=complete,
+        uri=first.uri,
     )

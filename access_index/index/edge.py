@@ -18,7 +18,7 @@ from typing import IO, Any, TypeVar
 
 import qdrant_edge as qe
 
-from access_index.errors import IndexLockedError, IndexUnavailableError
+from access_index.errors import IndexLockedError, IndexUnavailableError, NoCollectionError
 from access_index.index import hnsw
 from access_index.index.base import ModelInfo, Role, check_model
 from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, point_parts
@@ -152,7 +152,7 @@ class EdgeIndex:
     def _call(self, action: Callable[[qe.EdgeShard], T]) -> T:
         """Run one shard operation; every engine error leaves as IndexUnavailableError (fail closed)."""
         if self._shard is None:
-            raise IndexUnavailableError(
+            raise NoCollectionError(
                 f"the embedded index at {self.directory} has no collection yet: ingest documents first"
             )
         try:

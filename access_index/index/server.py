@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from access_index.errors import IndexUnavailableError
+from access_index.errors import IndexUnavailableError, NoCollectionError
 from access_index.index import hnsw
 from access_index.index.base import ModelInfo, check_model
 from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, point_parts
@@ -156,7 +156,19 @@ class ServerIndex:
         except IndexUnavailableError:
             raise
         except Exception as error:
+            if self._collection_missing():
+                raise NoCollectionError(
+                    f"Qdrant ({self.settings.qdrant_url}) has no collection {self.collection!r} yet: "
+                    "ingest documents first"
+                ) from error
             raise IndexUnavailableError(f"Qdrant server error ({self.settings.qdrant_url}): {error}") from error
+
+    def _collection_missing(self) -> bool:
+        """Asked only after a call failed: a missing collection means "nothing indexed", not a broken server."""
+        try:
+            return not self.client.collection_exists(self.collection)
+        except Exception:
+            return False
 
 
 def _to_qdrant(where: Filter) -> qm.Filter:

@@ -19,6 +19,7 @@ from keycloak import KeycloakOpenID
 from access_index.directory import DirectoryData, DirectorySnapshot, build_snapshot, open_snapshot_store
 from access_index.index import Chunk, ChunkIndex, open_index
 from access_index.settings import IssuerConfig, Settings
+from access_index.sources import SourceRecord, save_source
 from acl_sync.retry import Backoff
 from acl_sync.sync import SyncOptions, sync_once
 from retrieval.app import create_app
@@ -37,14 +38,20 @@ FAST = SyncOptions(backoff=Backoff(attempts=2, base_seconds=0.01))
 
 
 @pytest.fixture
-def opened(data_dir: Path, embedder: HashingEmbedder) -> Iterator[ChunkIndex]:
-    index = open_index(settings_for("edge", data_dir), role="test")
+def opened(data_dir: Path, tmp_path: Path, embedder: HashingEmbedder) -> Iterator[ChunkIndex]:
+    settings = settings_for("edge", data_dir)
+    index = open_index(settings, role="test")
     index.ensure_collection(embedder.info)
     chunks = [
-        Chunk("default", doc, "wiki", 0, 1, text, f"file:///{doc}", allow=(allow,))
+        Chunk("default", doc, "wiki", 0, 1, text, f"file:///srv/{doc}", allow=(allow,))
         for doc, (allow, text) in DOCUMENTS.items()
     ]
     index.upsert(chunks, embedder.embed([c.text for c in chunks]).tolist())
+    # The source's record, as ingest writes it: acl-sync refuses indexed sources without one.
+    manifest = tmp_path / "wiki-acl.yaml"
+    rules = "".join(f'  - paths: ["{doc[5:]}"]\n    allow: ["{allow}"]\n' for doc, (allow, _) in DOCUMENTS.items())
+    manifest.write_text(f"version: 1\nrules:\n{rules}", encoding="utf-8")
+    save_source(settings, SourceRecord("wiki", "default", ("/srv/wiki",), str(manifest)))
     yield index
     index.close()
 

@@ -55,7 +55,7 @@ def ingest_fake(settings: Settings, index: ChunkIndex, embedder: HashingEmbedder
                 chunk_index=i,
                 chunk_count=count,
                 text=f"{relpath} part {i} salary budget",
-                uri=f"file:///{relpath}",
+                uri=f"file:///srv/wiki/{relpath}",  # the file under the source's recorded root
                 allow=acl.allow,
                 deny=acl.deny,
                 labels=acl.labels,

@@ -12,6 +12,7 @@ import pytest
 from access_index.embedder import Vectors
 from access_index.index import ChunkIndex
 from access_index.manifest import load_manifest
+from ingest.discovery import own_scopes
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
 from ingest.report import IngestReport
@@ -114,7 +115,7 @@ def ingest(tmp_path: Path, manifest_path: Path, index: ChunkIndex, counting_embe
 
     def run(root: Path, **overrides: object) -> IngestReport:
         settings: dict[str, object] = {
-            "paths": (root,),
+            "scopes": own_scopes([root]),
             "manifest": load_manifest(Path(str(overrides.pop("manifest", manifest_path)))),
             "source": "docs",
             "tenant": "acme",

@@ -16,6 +16,7 @@ from access_index.cli import main
 from access_index.index import AnyOf, Filter, open_index
 from access_index.manifest import load_manifest
 from access_index.settings import load_settings
+from ingest.discovery import own_scopes
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
 from tests.ingest.conftest import MANIFEST, REPO
@@ -52,7 +53,7 @@ def ingest_in_process(root: Path, manifest: Path, data_dir: Path) -> list[tuple[
     index = open_index(load_settings(data_dir=data_dir), role="test")
     index.ensure_collection(embedder.info)
     job = IngestJob(
-        paths=(root,),
+        scopes=own_scopes([root]),
         manifest=load_manifest(manifest),
         source="share",
         tenant="acme",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ingest.discovery import discover
+from ingest.discovery import discover, own_scopes
 
 
 def test_walks_files_and_skips_vcs_hidden_and_system_folders(tmp_path: Path) -> None:
@@ -24,7 +24,7 @@ def test_walks_files_and_skips_vcs_hidden_and_system_folders(tmp_path: Path) -> 
         (root / relpath).parent.mkdir(parents=True, exist_ok=True)
         (root / relpath).write_text("x", encoding="utf-8")
 
-    found = discover([root])
+    found = discover(own_scopes([root]))
 
     assert [f.relpath for f in found.files] == ["a.txt", "sub/b.md"]
     assert found.skipped == ()
@@ -42,7 +42,7 @@ def test_symlink_out_of_the_root_is_never_followed(tmp_path: Path) -> None:
     os.symlink(outside / "dir", root / "linked")
     os.symlink(root / "missing.txt", root / "dangling.txt")
 
-    found = discover([root])
+    found = discover(own_scopes([root]))
 
     assert [f.relpath for f in found.files] == ["ok.txt"]
     reasons = {s.relpath: s.reason for s in found.skipped}
@@ -61,12 +61,12 @@ def test_symlink_inside_the_root_is_ingested_once_under_its_target_path(tmp_path
     os.symlink(root / "hr" / "salaries.txt", root / "public" / "salaries.txt")
     os.symlink(root / "hr", root / "public" / "hr-link")
 
-    found = discover([root])
+    found = discover(own_scopes([root]))
 
     assert [f.relpath for f in found.files] == ["hr/salaries.txt"]
 
 
 def test_a_file_path_is_its_own_document_relative_to_its_folder(tmp_path: Path) -> None:
     (tmp_path / "one.txt").write_text("x", encoding="utf-8")
-    found = discover([tmp_path / "one.txt"])
+    found = discover(own_scopes([tmp_path / "one.txt"]))
     assert [(f.relpath, f.root) for f in found.files] == [("one.txt", tmp_path.resolve())]
