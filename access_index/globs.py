@@ -20,10 +20,11 @@ classes, reversed ranges, POSIX classes such as `[:digit:]`, `[^...]`, a leading
 `@(a|b)`, control characters, and leading or trailing whitespace. A glob that does not mean what it seems
 to must never load, because first-match-wins would then hand its files to a broader rule.
 
-Matching never backtracks across segments: the path is read once, left to right, keeping the set of glob
-positions still alive (at most one per glob segment), and each segment is matched by the classic wildcard
-scan, which retries only from the last `*`. Work is O(glob length × path length) whatever the glob, so
-neither adjacent `**` nor many `*` can stall ingest or the sync (tests/access_index/test_globs.py).
+Matching is the classic wildcard scan, twice: within a segment over characters (`*` the star), and across
+segments over names (`**` the star). On a mismatch the scan lets the last star take one more item and retries
+from just after it; earlier stars never need revisiting, so the work is O(pattern length × input length)
+whatever the glob, and neither adjacent `**` nor many `*` can stall ingest or the sync
+(tests/access_index/test_globs.py).
 Both sides are compared in Unicode NFC, so a name stored decomposed (as macOS writes them) still matches.
 """
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _SPECIAL_OUTSIDE = {"{": "braces", "}": "braces"}
 _EXTGLOB_OPENERS = "?*+@!"
@@ -92,6 +93,7 @@ class _AnySegments:
 
 
 ANY_SEGMENTS = _AnySegments()
+ANY_NAME = Segment((STAR,), None)  # `*` as a whole segment: any one name
 
 
 @dataclass(frozen=True)
@@ -100,42 +102,46 @@ class Glob:
 
     text: str
     segments: tuple[Segment | _AnySegments, ...]
+    # What the scan reads: `segments` with a last `**` (one or more segments) as `*/**`.
+    scan: tuple[Segment | _AnySegments, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        last_is_any = self.segments[-1] is ANY_SEGMENTS
+        scan = (*self.segments[:-1], ANY_NAME, ANY_SEGMENTS) if last_is_any else self.segments
+        object.__setattr__(self, "scan", scan)
 
     def matches(self, relpath: str) -> bool:
         """Whether the POSIX path `relpath` (relative to the source's root) matches."""
         return self.matches_parts(split_path(relpath))
 
     def matches_parts(self, parts: Sequence[str]) -> bool:
-        """Match a path already split by `split_path` (one split per path, however many globs)."""
-        segments = self.segments
-        last = len(segments) - 1
-        alive = self._skip_empty_runs({0})
-        for part in parts:
-            following: set[int] = set()
-            for position in alive:
-                if position > last:
-                    continue
-                segment = segments[position]
-                if segment is ANY_SEGMENTS:
-                    following.add(position)  # `**` takes this segment and may take more
-                    if position == last:
-                        following.add(position + 1)
-                elif isinstance(segment, Segment) and segment.matches(part):
-                    following.add(position + 1)
-            if not following:
-                return False
-            alive = self._skip_empty_runs(following)
-        return last + 1 in alive
+        """Match a path already split by `split_path` (one split per path, however many globs).
 
-    def _skip_empty_runs(self, positions: set[int]) -> set[int]:
-        """A `**` that is not the last segment may also match no segment at all."""
-        result = set(positions)
-        last = len(self.segments) - 1
-        for position in sorted(positions):
-            while position < last and self.segments[position] is ANY_SEGMENTS:
-                position += 1
-                result.add(position)
-        return result
+        Across segments `**` is what `*` is within one: the same scan as `_match_segment`, over path segments."""
+        pattern = self.scan
+        at = part = 0
+        star_at = -1
+        star_part = 0
+        count = len(pattern)
+        while part < len(parts):
+            if at < count:
+                segment = pattern[at]
+                if isinstance(segment, _AnySegments):
+                    star_at, star_part = at, part
+                    at += 1
+                    continue
+                if segment.matches(parts[part]):
+                    at += 1
+                    part += 1
+                    continue
+            if star_at < 0:
+                return False
+            star_part += 1
+            part = star_part
+            at = star_at + 1
+        while at < count and pattern[at] is ANY_SEGMENTS:
+            at += 1
+        return at == count
 
 
 def split_path(relpath: str) -> tuple[str, ...]:
