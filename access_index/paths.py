@@ -11,7 +11,7 @@ directory/
 sources/                the source registry (access_index/sources.py)
     <tenant>/<source>.json   one record per (tenant, source): its roots and manifest
     <source>.json       a record of the old name-keyed layout (read, replaced at that source's next ingest)
-    LOCK                flock held while an ingest checks and writes a record
+    .lock               flock held while an ingest checks and writes a record (no tenant name starts with '.')
 quarantine/             one JSON report per held-back document
 audit/                  the hash-chained audit log
 models/                 the local int8 ONNX export of the embedding model
@@ -76,7 +76,7 @@ class DataPaths:
 
     @property
     def sources_lock(self) -> Path:
-        return self.sources_dir / "LOCK"
+        return self.sources_dir / ".lock"
 
     @property
     def quarantine_dir(self) -> Path:

@@ -85,6 +85,8 @@ def scan_sources(settings: Settings) -> RegistryScan:
     records: dict[SourceKey, SourceRecord] = {}
     problems: list[str] = []
     for path in sorted(paths.sources_dir.glob("*/*.json")):
+        if not path.is_file():
+            continue
         try:
             record = _read(path)
         except ConfigError as error:
@@ -98,6 +100,8 @@ def scan_sources(settings: Settings) -> RegistryScan:
             continue
         records[record.key] = record
     for path in sorted(paths.sources_dir.glob("*.json")):
+        if not path.is_file():  # a tenant's folder may be called `x.json`
+            continue
         try:
             record = _read(path)
         except ConfigError as error:

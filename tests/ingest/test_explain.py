@@ -110,7 +110,7 @@ def files_outside_the_index(data_dir: Path) -> list[tuple[Path, int]]:
     return sorted(
         (path, path.stat().st_mtime_ns)
         for path in data_dir.rglob("*")
-        if path.is_file() and not path.is_relative_to(index_dir) and path.name != "LOCK"
+        if path.is_file() and not path.is_relative_to(index_dir)
     )
 
 

@@ -240,3 +240,17 @@ def test_acl_sync_fails_loudly_on_an_indexed_source_without_a_record(
     assert report["outcome"] == "failed"
     assert any("globex" in error and "docs" in error and "record" in error for error in report["errors"]), report
     assert "globex" in err
+
+
+def test_a_subfolder_under_another_source_name_cannot_reuse_the_manifest(
+    tmp_path: Path, corpus: Path, acl: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Flaw 5 by another name: `--source hr` on corpus/hr with the manifest written for corpus made
+    hr/salaries.md the path `salaries.md`, which only the catch-all matches."""
+    data_dir = tmp_path / "data"
+    assert clearance(data_dir, "ingest", corpus, "--acl", acl, "--source", "docs") == 0
+    capsys.readouterr()
+    assert clearance(data_dir, "ingest", corpus / "hr", "--acl", acl, "--source", "hr") == 2
+    assert "--source docs" in capsys.readouterr().err
+    salaries = (corpus / "hr" / "salaries.md").resolve().as_uri()
+    assert acls_by_file(data_dir)[salaries] == {("docs/hr/salaries.md", ("group:/hr",))}
