@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from access_index.errors import ConfigError
@@ -39,6 +39,8 @@ class SourceRecord:
     tenant: str
     roots: tuple[str, ...]
     manifest: str
+    # Read from the old layout: it holds the last ingest of the name, which may not be the first (or right) one.
+    legacy: bool = field(default=False, compare=False)
 
     @property
     def key(self) -> SourceKey:
@@ -110,7 +112,8 @@ def scan_sources(settings: Settings) -> RegistryScan:
         if path != paths.legacy_source_record(record.name):
             problems.append(f"{path}: the record names {record.label}: remove it and re-ingest the source")
             continue
-        records.setdefault(record.key, record)  # a record in the new layout is newer than the old one
+        # A record in the new layout is newer than the old one.
+        records.setdefault(record.key, replace(record, legacy=True))
     ordered = tuple(records[key] for key in sorted(records))
     return RegistryScan(ordered, tuple(problems))
 

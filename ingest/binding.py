@@ -94,13 +94,14 @@ def _admit(
                 f"{place} is outside the root of {existing.label} ({', '.join(roots)}), to which its document "
                 f"ids are relative. Give a PATH inside it; or pass {ATTACH_ROOT} to add {new_root} as another "
                 "root of this source (ids relative to it); or ingest it as another source with --source NAME"
+                + _legacy_hint(existing)
             )
         nested = [root for root in roots if Path(root).is_relative_to(new_root)]
         if nested:
             raise SourceConflictError(
                 f"{ATTACH_ROOT}: {new_root} would contain {nested[0]}, already a root of {existing.label}, and "
                 "one file would get two ids: attach a folder that lies outside the source's roots, or ingest "
-                f"{new_root} as another source (--source NAME) with a manifest written for it"
+                f"{new_root} as another source (--source NAME) with a manifest written for it" + _legacy_hint(existing)
             )
         roots.append(new_root)
         changes.append(f"root {new_root} attached to {existing.label} ({ATTACH_ROOT})")
@@ -111,11 +112,21 @@ def _admit(
                 f"{existing.label} was ingested with the manifest {recorded_manifest}, and --acl gives "
                 f"{manifest}. Edit the recorded manifest (acl-sync applies it to every document of the source); "
                 f"or pass {REPLACE_MANIFEST} to make {manifest} this source's manifest from now on, for all of "
-                "its documents; or ingest under another --source NAME"
+                "its documents; or ingest under another --source NAME" + _legacy_hint(existing)
             )
         changes.append(f"manifest of {existing.label} replaced: {recorded_manifest} → {manifest} ({REPLACE_MANIFEST})")
     record = SourceRecord(name=existing.name, tenant=existing.tenant, roots=tuple(roots), manifest=manifest)
     return record, changes
+
+
+def _legacy_hint(record: SourceRecord) -> str:
+    if not record.legacy:
+        return ""
+    return (
+        f". The record is of the old layout (sources/{record.name}.json in the data dir), which kept only the last "
+        "ingest of that name, whatever its root: if that root is wrong, remove the file and ingest the source again "
+        "from its right root with --delete-missing (acl-sync names the documents left under other roots)"
+    )
 
 
 def _check_one_tree_per_manifest(record: SourceRecord, records: Sequence[SourceRecord]) -> None:

@@ -254,3 +254,71 @@ def test_a_subfolder_under_another_source_name_cannot_reuse_the_manifest(
     assert "--source docs" in capsys.readouterr().err
     salaries = (corpus / "hr" / "salaries.md").resolve().as_uri()
     assert acls_by_file(data_dir)[salaries] == {("docs/hr/salaries.md", ("group:/hr",))}
+
+
+def make_legacy(data_dir: Path, tenant: str, name: str, root: Path, manifest: Path) -> Path:
+    """Replace the registry by one record of the old name-keyed layout: what the last ingest of `name` left."""
+    for record in (data_dir / "sources").rglob("*.json"):
+        record.unlink()
+    legacy = data_dir / "sources" / f"{name}.json"
+    record = {"name": name, "tenant": tenant, "roots": [str(root.resolve())], "manifest": str(manifest.resolve())}
+    legacy.write_text(json.dumps(record), encoding="utf-8")
+    return legacy
+
+
+def test_an_upgrade_fails_closed_on_re_rooted_copies_and_one_ingest_cleans_them(
+    tmp_path: Path, corpus: Path, acl: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the fix, `ingest corpus/hr/salaries.md` left a copy `docs/salaries.md` under the catch-all, and the
+    old record kept the last ingest (root corpus). After the upgrade the first sync takes that copy's ACL away
+    and names it; `ingest corpus --delete-missing` removes it and migrates the record."""
+    data_dir = tmp_path / "data"
+    hr_file = corpus / "hr" / "salaries.md"
+    assert clearance(data_dir, "ingest", hr_file, "--acl", acl, "--source", "docs") == 0  # re-rooted, as before
+    for record in (data_dir / "sources").rglob("*.json"):
+        record.unlink()
+    assert clearance(data_dir, "ingest", corpus, "--acl", acl, "--source", "docs") == 0
+    legacy = make_legacy(data_dir, "acme", "docs", corpus, acl)
+    assert acls_by_file(data_dir)[hr_file.resolve().as_uri()] == {
+        ("docs/hr/salaries.md", ("group:/hr",)),
+        ("docs/salaries.md", ("authenticated",)),  # the leak the old code left
+    }
+    capsys.readouterr()
+
+    assert clearance(data_dir, "acl-sync", "--once") == 1
+    report = json.loads(capsys.readouterr().out)
+    (docs,) = [s for s in report["sources"] if s["source"] == "docs"]
+    assert docs["outside_roots"] == ["docs/salaries.md"]
+    assert acls_by_file(data_dir)[hr_file.resolve().as_uri()] == {
+        ("docs/hr/salaries.md", ("group:/hr",)),
+        ("docs/salaries.md", ()),  # readable by nobody
+    }
+
+    assert clearance(data_dir, "ingest", corpus, "--acl", acl, "--delete-missing", "--json") == 0
+    ingested = json.loads(capsys.readouterr().out)
+    assert {"document": "docs/salaries.md", "status": "deleted"}.items() <= next(
+        d for d in ingested["documents"] if d["document"] == "docs/salaries.md"
+    ).items()
+    assert not legacy.exists() and (data_dir / "sources" / "acme" / "docs.json").is_file()
+    assert clearance(data_dir, "acl-sync", "--once") == 0
+    assert acls_by_file(data_dir)[hr_file.resolve().as_uri()] == {("docs/hr/salaries.md", ("group:/hr",))}
+
+
+def test_an_old_record_with_a_wrong_root_is_named_with_the_fix(
+    tmp_path: Path, corpus: Path, acl: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "data"
+    assert clearance(data_dir, "ingest", corpus / "hr", "--acl", acl, "--source", "docs") == 0
+    legacy = make_legacy(data_dir, "acme", "docs", corpus / "hr", acl)
+    capsys.readouterr()
+
+    assert clearance(data_dir, "ingest", corpus, "--acl", acl, "--source", "docs") == 2
+    err = capsys.readouterr().err
+    assert "old layout" in err and "sources/docs.json" in err and "remove the file" in err
+    legacy.unlink()
+    assert clearance(data_dir, "ingest", corpus, "--acl", acl, "--source", "docs", "--delete-missing") == 0
+    assert {c.document_id for c in chunks(data_dir)} == {
+        "docs/hr/salaries.md",
+        "docs/hr/reviews.md",
+        "docs/public/readme.md",
+    }
