@@ -31,10 +31,13 @@ Both sides are compared in Unicode NFC, so a name stored decomposed (as macOS wr
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 _SPECIAL_OUTSIDE = {"{": "braces", "}": "braces"}
+PatternItem = TypeVar("PatternItem")
+Item = TypeVar("Item")
 _EXTGLOB_OPENERS = "?*+@!"
 
 
@@ -82,7 +85,7 @@ class Segment:
     def matches(self, name: str) -> bool:
         if self.literal is not None:
             return name == self.literal
-        return _match_segment(self.pieces, name)
+        return _wildcard_scan(self.pieces, name, STAR, _piece_matches)
 
 
 class _AnySegments:
@@ -116,32 +119,8 @@ class Glob:
 
     def matches_parts(self, parts: Sequence[str]) -> bool:
         """Match a path already split by `split_path` (one split per path, however many globs).
-
-        Across segments `**` is what `*` is within one: the same scan as `_match_segment`, over path segments."""
-        pattern = self.scan
-        at = part = 0
-        star_at = -1
-        star_part = 0
-        count = len(pattern)
-        while part < len(parts):
-            if at < count:
-                segment = pattern[at]
-                if isinstance(segment, _AnySegments):
-                    star_at, star_part = at, part
-                    at += 1
-                    continue
-                if segment.matches(parts[part]):
-                    at += 1
-                    part += 1
-                    continue
-            if star_at < 0:
-                return False
-            star_part += 1
-            part = star_part
-            at = star_at + 1
-        while at < count and pattern[at] is ANY_SEGMENTS:
-            at += 1
-        return at == count
+        Across segments `**` is what `*` is within one: the same scan, over names."""
+        return _wildcard_scan(self.scan, parts, ANY_SEGMENTS, _segment_matches)
 
 
 def split_path(relpath: str) -> tuple[str, ...]:
@@ -273,34 +252,41 @@ def _parse_class(body: str) -> CharClass:
     return CharClass(frozenset(chars), tuple(ranges), negated)
 
 
-def _match_segment(pieces: tuple[Piece, ...], name: str) -> bool:
-    """The wildcard scan: advance on a match; on a mismatch, let the last `*` take one more character and
-    retry from just after it. Earlier `*` never need revisiting, so the work is O(len(pieces) × len(name))."""
-    piece_at = char_at = 0
-    star_piece = -1
-    star_char = 0
-    count = len(pieces)
-    while char_at < len(name):
-        if piece_at < count:
-            piece = pieces[piece_at]
-            if piece is STAR:
-                star_piece, star_char = piece_at, char_at
-                piece_at += 1
+def _piece_matches(piece: Piece, char: str) -> bool:
+    if isinstance(piece, str):
+        return piece == char
+    return piece is ONE or (isinstance(piece, CharClass) and char in piece)
+
+
+def _segment_matches(segment: Segment | _AnySegments, name: str) -> bool:
+    return isinstance(segment, Segment) and segment.matches(name)
+
+
+def _wildcard_scan(
+    pattern: Sequence[PatternItem], items: Sequence[Item], star: object, one: Callable[[PatternItem, Item], bool]
+) -> bool:
+    """The classic wildcard scan: `star` takes any run of items, every other element exactly one item that
+    `one` accepts. Advance on a match; on a mismatch, let the last star take one more item and retry from just
+    after it. Earlier stars never need revisiting, so the work is O(len(pattern) × len(items))."""
+    at = item = 0
+    star_at = -1
+    star_item = 0
+    count = len(pattern)
+    while item < len(items):
+        if at < count:
+            if pattern[at] is star:
+                star_at, star_item = at, item
+                at += 1
                 continue
-            char = name[char_at]
-            if isinstance(piece, str):
-                matched = piece == char
-            else:
-                matched = piece is ONE or (isinstance(piece, CharClass) and char in piece)
-            if matched:
-                piece_at += 1
-                char_at += 1
+            if one(pattern[at], items[item]):
+                at += 1
+                item += 1
                 continue
-        if star_piece < 0:
+        if star_at < 0:
             return False
-        star_char += 1
-        char_at = star_char
-        piece_at = star_piece + 1
-    while piece_at < count and pieces[piece_at] is STAR:
-        piece_at += 1
-    return piece_at == count
+        star_item += 1
+        item = star_item
+        at = star_at + 1
+    while at < count and pattern[at] is star:
+        at += 1
+    return at == count

@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -87,35 +87,33 @@ def scan_sources(settings: Settings) -> RegistryScan:
     records: dict[SourceKey, SourceRecord] = {}
     problems: list[str] = []
     for path in sorted(paths.sources_dir.glob("*/*.json")):
-        if not path.is_file():
-            continue
-        try:
-            record = _read(path)
-        except ConfigError as error:
-            problems.append(str(error))
-            continue
-        if path != paths.source_record(record.tenant, record.name):
-            problems.append(
-                f"{path}: the record names {record.label} but lies elsewhere: move it to "
-                f"{paths.source_record(record.tenant, record.name)} or remove it and re-ingest the source"
-            )
-            continue
-        records[record.key] = record
+        record = _read_at(path, lambda r: paths.source_record(r.tenant, r.name), problems)
+        if record is not None:
+            records[record.key] = record
     for path in sorted(paths.sources_dir.glob("*.json")):
-        if not path.is_file():  # a tenant's folder may be called `x.json`
-            continue
-        try:
-            record = _read(path)
-        except ConfigError as error:
-            problems.append(str(error))
-            continue
-        if path != paths.legacy_source_record(record.name):
-            problems.append(f"{path}: the record names {record.label}: remove it and re-ingest the source")
-            continue
-        # A record in the new layout is newer than the old one.
-        records.setdefault(record.key, replace(record, legacy=True))
+        record = _read_at(path, lambda r: paths.legacy_source_record(r.name), problems)
+        if record is not None:  # a record in the new layout is newer than the old one
+            records.setdefault(record.key, replace(record, legacy=True))
     ordered = tuple(records[key] for key in sorted(records))
     return RegistryScan(ordered, tuple(problems))
+
+
+def _read_at(path: Path, home: Callable[[SourceRecord], Path], problems: list[str]) -> SourceRecord | None:
+    """The record in `path` if it is readable and lies where it belongs (`home`), else None and a problem."""
+    if not path.is_file():  # a tenant's folder may be called `x.json`
+        return None
+    try:
+        record = _read(path)
+    except ConfigError as error:
+        problems.append(str(error))
+        return None
+    if path != home(record):
+        problems.append(
+            f"{path}: the record names {record.label} but lies elsewhere: move it to {home(record)} or remove it "
+            "and ingest the source again"
+        )
+        return None
+    return record
 
 
 def list_sources(settings: Settings) -> list[SourceRecord]:
