@@ -1,7 +1,7 @@
 """The one glob grammar of ACL manifests, and a matcher that is polynomial by construction.
 
 A glob is matched against a document's POSIX path relative to its source's root (docs/acl-semantics.md,
-"Globs", has the table of examples):
+"Manifest globs", has the table of examples):
 
     glob     = segment ("/" segment)*
     segment  = "**"                      zero or more whole path segments; as the last segment, one or more
@@ -17,8 +17,8 @@ spans segments. Every other character matches itself, newlines and brackets in n
 a class is an ordinary character). Anything else is refused by `parse_glob` with the reason and the fix:
 absolute paths, empty, "." or ".." segments, `**` sharing a segment, braces, backslashes, unbalanced or empty
 classes, reversed ranges, POSIX classes such as `[:digit:]`, `[^...]`, a leading `!`, extended globs such as
-`@(a|b)`, control characters, and leading or trailing whitespace. A glob that does not mean what it seems
-to must never load, because first-match-wins would then hand its files to a broader rule.
+`@(a|b)`, control and invisible format characters, and leading or trailing whitespace. A glob that does not
+mean what it seems to must never load, because first-match-wins would then hand its files to a broader rule.
 
 Matching is the classic wildcard scan, twice: within a segment over characters (`*` the star), and across
 segments over names (`**` the star). On a mismatch the scan lets the last star take one more item and retries
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 _SPECIAL_OUTSIDE = {"{": "braces", "}": "braces"}
+_EXTGLOB_OPENERS = "?*+@!"
 PatternItem = TypeVar("PatternItem")
 Item = TypeVar("Item")
-_EXTGLOB_OPENERS = "?*+@!"
 
 
 @dataclass(frozen=True)

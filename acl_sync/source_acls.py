@@ -25,7 +25,7 @@ from typing import Any
 
 from access_index.document_acl import DocumentAcl
 from access_index.errors import ClearanceError, NoCollectionError
-from access_index.index import AnyOf, Chunk, ChunkIndex, Filter
+from access_index.index import AnyOf, Chunk, ChunkIndex, Filter, source_filter
 from access_index.manifest import load_manifest
 from access_index.settings import Settings
 from access_index.sources import SourceKey, SourceRecord, scan_sources
@@ -85,17 +85,17 @@ def refresh_all_sources(settings: Settings, index: ChunkIndex) -> list[SourceRef
     refreshes.extend(refresh_source(record, index) for record in scan.records)
     try:
         unrecorded = unrecorded_sources(index, [record.key for record in scan.records])
+        counted = [(key, index.count(source_filter(*key))) for key in unrecorded]
     except NoCollectionError:
-        unrecorded = []  # nothing was ever indexed
+        counted = []  # nothing was ever indexed
     except ClearanceError as error:
         refreshes.append(SourceRefresh(REGISTRY, REGISTRY, error=f"cannot look for sources without a record: {error}"))
         return refreshes
-    for tenant, name in unrecorded:
-        scope = Filter(must=(AnyOf("tenant", (tenant,)), AnyOf("source", (name,))))
+    for (tenant, name), chunks in counted:
         message = (
-            f"indexed ({index.count(scope)} chunks) but no source record: its documents keep their ACLs and no "
-            "manifest change reaches them. Ingest it again to record its root and manifest: clearance ingest ROOT "
-            f"--acl MANIFEST --source {name} --tenant {tenant}"
+            f"indexed ({chunks} chunks) but no source record: its documents keep their ACLs and no manifest change "
+            f"reaches them. Ingest it again to record its root and manifest: clearance ingest ROOT --acl MANIFEST "
+            f"--source {name} --tenant {tenant}"
         )
         refreshes.append(SourceRefresh(name, tenant, error=message))
     return refreshes
@@ -135,7 +135,7 @@ def refresh_source(record: SourceRecord, index: ChunkIndex) -> SourceRefresh:
         manifest = load_manifest(Path(record.manifest))
     except ClearanceError as error:
         return SourceRefresh(record.name, record.tenant, error=f"manifest not applied, ACLs left as they were: {error}")
-    scope = Filter(must=(AnyOf("tenant", (record.tenant,)), AnyOf("source", (record.name,))))
+    scope = source_filter(record.tenant, record.name)
     fields = ["document_id", "acl_hash", "chunk_index", "uri"]
     try:
         documents: dict[str, _Document] = defaultdict(_Document)

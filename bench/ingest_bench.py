@@ -32,13 +32,12 @@ from typing import Any
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 from access_index.embedder import load_embedder
-from access_index.index import open_index
+from access_index.index import open_index, source_filter
 from access_index.manifest import load_manifest
 from access_index.settings import load_settings
 from ingest.discovery import own_scopes
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
-from ingest.state import source_filter
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDERS = ("public", "hr", "payroll", "finance", "engineering", "board")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from access_index.index import AnyOf, Chunk, ChunkIndex, Filter
+from access_index.index import Chunk, ChunkIndex, source_filter
 
 STATE_FIELDS = ("content_hash", "acl_hash", "pipeline_version", "chunk_count", "uri")
 
@@ -28,10 +28,6 @@ class IndexedDocument:
     chunk_indexes: frozenset[int]
     complete: bool
     uri: str = ""  # the file it was read from (`file:` URI); decides which PATHs of a run cover it
-
-
-def source_filter(tenant: str, source: str) -> Filter:
-    return Filter(must=(AnyOf("tenant", (tenant,)), AnyOf("source", (source,))))
 
 
 def load_state(index: ChunkIndex, tenant: str, source: str) -> dict[str, IndexedDocument]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from access_index.index.base import ChunkIndex, ModelInfo, Role
 from access_index.index.chunk import Chunk, Hit, point_id
-from access_index.index.filter import AnyOf, Filter, document_filter
+from access_index.index.filter import AnyOf, Filter, document_filter, source_filter
 from access_index.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ __all__ = [
     "index_exists",
     "open_index",
     "point_id",
+    "source_filter",
 ]
 
 

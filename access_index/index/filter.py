@@ -36,3 +36,8 @@ def label_token(key: str, value: str) -> str:
 
 def document_filter(tenant: str, document_id: str) -> Filter:
     return Filter(must=(AnyOf("tenant", (tenant,)), AnyOf("document_id", (document_id,))))
+
+
+def source_filter(tenant: str, source: str) -> Filter:
+    """Every chunk of one source: a source is (tenant, name)."""
+    return Filter(must=(AnyOf("tenant", (tenant,)), AnyOf("source", (source,))))
