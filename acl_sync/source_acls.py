@@ -36,6 +36,7 @@ class SourceRefresh:
     chunks_updated: int = 0
     unmatched: tuple[str, ...] = ()
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # the manifest's (old principal spellings, with the line and the fix)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +47,7 @@ class SourceRefresh:
             "chunks_updated": self.chunks_updated,
             "unmatched": list(self.unmatched),
             "error": self.error,
+            "warnings": list(self.warnings),
         }
 
 
@@ -109,4 +111,5 @@ def refresh_source(record: SourceRecord, index: ChunkIndex) -> SourceRefresh:
         documents_changed=sum(len(ids) for ids in pending.values()),
         chunks_updated=chunks_updated,
         unmatched=tuple(unmatched),
+        warnings=manifest.warnings,
     )

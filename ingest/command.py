@@ -72,6 +72,8 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 manifest=str(Path(args.acl).resolve()),
             ),
         )
+    if manifest.warnings:
+        report = replace(report, notes=(*manifest.warnings, *report.notes))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

@@ -41,14 +41,19 @@ def directory(synced_at: datetime | None = None) -> DirectorySnapshot:
     data = DirectoryData(
         source="test",
         users=(
-            DirectoryUser("u-1", "alice", "alice@acme.example", True, frozenset({"g-backend"}), frozenset({"auditor"})),
+            DirectoryUser(
+                "u-1", "alice", "alice@acme.example", True, frozenset({"g-backend"}), frozenset({"role:auditor"})
+            ),
             DirectoryUser("u-2", "bob", "bob@acme.example", False, frozenset({"g-eng"})),
         ),
         groups=(
             DirectoryGroup("g-eng", "/eng"),
-            DirectoryGroup("g-backend", "/eng/backend", parent_id="g-eng", roles=frozenset({"app/deployer"})),
+            DirectoryGroup(
+                "g-backend", "/eng/backend", parent_id="g-eng", roles=frozenset({"client-role:app/deployer"})
+            ),
         ),
-        roles=(DirectoryRole("auditor", frozenset({"viewer"})),),
+        roles=(DirectoryRole("role:auditor", frozenset({"role:viewer"})),),
+        issuer=ISSUER.issuer,
     )
     return build_snapshot(data, None, now=synced_at or datetime.now(UTC))
 
@@ -69,19 +74,19 @@ def test_token_claims_become_principals_with_group_ancestors_and_client_roles() 
     assert identity.caller.tokens == {
         "authenticated",
         "user:alice",
-        "user:alice@acme.example",
+        "email:alice@acme.example",
         "group:/eng/backend/api",
         "group:/eng/backend",
         "group:/eng",
         "role:auditor",
-        "role:crm/reader",
+        "client-role:crm/reader",
     }
     assert identity.agents == ("assistant",)
 
 
 def test_unverified_email_grants_nothing() -> None:
     identity = identify(token(email="ceo@acme.example", email_verified=False), NO_DIRECTORY, "default")
-    assert "user:ceo@acme.example" not in identity.caller.tokens
+    assert not {"user:ceo@acme.example", "email:ceo@acme.example"} & identity.caller.tokens
 
 
 def test_malformed_principal_claims_are_dropped_not_fatal() -> None:
@@ -107,7 +112,7 @@ def test_directory_is_authoritative_for_memberships() -> None:
     # The token claims /hr and admin; the directory says otherwise and wins.
     identity = identify(token(groups=["/hr"], realm_access={"roles": ["admin"]}), policy, "d")
     assert "group:/hr" not in identity.caller.tokens and "role:admin" not in identity.caller.tokens
-    assert {"group:/eng/backend", "group:/eng", "role:auditor", "role:viewer", "role:app/deployer"} <= (
+    assert {"group:/eng/backend", "group:/eng", "role:auditor", "role:viewer", "client-role:app/deployer"} <= (
         identity.caller.tokens
     )
 
@@ -121,7 +126,9 @@ def test_disabled_user_is_refused() -> None:
 def test_unknown_user_keeps_only_own_principals() -> None:
     policy = DirectoryPolicy(FixedStore(directory()), required=True, max_age_seconds=3600)
     identity = identify(
-        token(preferred_username="mallory", groups=["/eng"], realm_access={"roles": ["auditor"]}), policy, "d"
+        token(sub="u-77", preferred_username="mallory", groups=["/eng"], realm_access={"roles": ["auditor"]}),
+        policy,
+        "d",
     )
     assert identity.caller.tokens == {"authenticated", "user:mallory"}
 
