@@ -5,10 +5,11 @@ Without a directory the token speaks for itself (CONTRACT.md, Identity): `user:`
 (`role:`) and client roles (`client-role:`); a name access_index/principals.py refuses (malformed, or a
 look-alike that NFKC normalisation changes) is dropped and logged. A directory belongs to one issuer and is
 consulted for that issuer's tokens only; tokens of other issuers keep their own principals. For its issuer,
-once synced, it is authoritative: names, memberships and roles come from it only (a name bound to another
-account is not the caller's); a user it marks disabled or deleted is refused (403); a user it does not know
-keeps user:/email: names no account owns, client: and `authenticated`. A snapshot older than
-CLEARANCE_DIRECTORY_MAX_AGE fails closed (503) for its issuer: stale revocations must not leak.
+once synced, it is authoritative: memberships and roles come from it only, and a user:/email: name is the
+caller's only if it is bound to the caller's account or to none (access_index/directory/snapshot.py); a
+user it marks disabled or deleted is refused (403); a user it does not know keeps only such names, client:
+and `authenticated`. A snapshot older than CLEARANCE_DIRECTORY_MAX_AGE fails closed (503) for its issuer:
+stale revocations must not leak.
 """
 
 from __future__ import annotations
@@ -100,8 +101,9 @@ def identify(token: VerifiedToken, directory: DirectoryPolicy, default_tenant: s
         status = str(resolution.status)
         if status in {"disabled", "deleted"}:
             raise AccessDeniedError(f"the directory marks this user {status}")
-        # Authoritative: the directory's names, memberships and roles replace the token's. Only for a role the
-        # directory could not read does the token's claim stand (so a deny naming that role still applies).
+        # Authoritative: the directory's names (and the token's that no other account owns), memberships and
+        # roles replace the token's. Only for a role the directory could not read does the token's claim stand
+        # (so a deny naming that role still applies).
         names = frozenset(resolution.tokens)
         memberships = memberships & snapshot.unreadable_roles if status == "active" else frozenset()
     return Identity(

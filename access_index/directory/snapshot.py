@@ -31,8 +31,9 @@ Status = Literal["active", "disabled", "deleted", "unknown"]
 
 @dataclass(frozen=True)
 class Resolution:
-    """What the directory says about a caller. `tokens`: for an active user its names, groups and roles;
-    for an unknown one the token's names that no account of the directory owns; else nothing."""
+    """What the directory says about a caller. `tokens`: for an active user the names bound to it, its
+    groups and roles; for an active or unknown one, the token's names that no account of the directory
+    owns; for a disabled or deleted one, nothing."""
 
     status: Status
     tokens: frozenset[str] = frozenset()
@@ -70,16 +71,16 @@ class DirectorySnapshot:
         as disabled (fail closed). A caller whose name belongs to a deleted account is refused as deleted.
         """
         user_name, mail = user_token(username), email_token(email)
+        claimed = [name for name in (user_name, mail) if name is not None]
         if subject is not None and subject in self.users:
-            return self._of(self.users[subject], None)
+            return self._of(self.users[subject], None, claimed)
         if subject is not None and subject in self.tombstones:
             return Resolution("deleted")
         by_name = self._by_name.get(user_name) if user_name else None
         by_mail = self._by_name.get(mail) if mail else None
         user = by_name or by_mail
         if user is not None:
-            return self._of(user, by_mail)
-        claimed = [name for name in (user_name, mail) if name is not None]
+            return self._of(user, by_mail, claimed)
         if any(self.names.get(name) in self.tombstones for name in claimed):
             return Resolution("deleted")
         return Resolution("unknown", frozenset(name for name in claimed if self.is_free(name)))
@@ -110,10 +111,13 @@ class DirectorySnapshot:
                 pending.extend(role.composites - seen)
         return frozenset(seen)
 
-    def _of(self, user: DirectoryUser, by_mail: DirectoryUser | None) -> Resolution:
+    def _of(self, user: DirectoryUser, by_mail: DirectoryUser | None, claimed: list[str]) -> Resolution:
         if not user.enabled or (by_mail is not None and not by_mail.enabled):
             return Resolution("disabled", user_id=user.id)
-        return Resolution("active", self._user_tokens(user), user.id)
+        # The token's own names count too (a verified e-mail the directory does not list), unless another
+        # account owns them.
+        own = {name for name in claimed if self.is_free(name)}
+        return Resolution("active", self._user_tokens(user) | own, user.id)
 
     def _user_tokens(self, user: DirectoryUser) -> frozenset[str]:
         tokens: set[str] = set(self.name_tokens(user.id))
@@ -151,17 +155,11 @@ class DirectorySnapshot:
 
     @cached_property
     def _names_by_user(self) -> dict[str, frozenset[str]]:
-        owned: dict[str, set[str]] = {}
-        for name, user_id in self.names.items():
-            owned.setdefault(user_id, set()).add(name)
-        return {user_id: frozenset(found) for user_id, found in owned.items()}
+        return _by_owner(self.names)
 
     @cached_property
     def _paths_by_group(self) -> dict[str, frozenset[str]]:
-        paths: dict[str, set[str]] = {}
-        for path, group_id in self.bindings.items():
-            paths.setdefault(group_id, set()).add(path)
-        return {group_id: frozenset(found) for group_id, found in paths.items()}
+        return _by_owner(self.bindings)
 
     @cached_property
     def _group_tokens(self) -> dict[str, frozenset[str]]:
@@ -260,6 +258,14 @@ def _token(build: Callable[[str], Principal], raw: str | None) -> str | None:
         return str(build(raw))
     except PrincipalError:
         return None
+
+
+def _by_owner(bindings: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    """A binding table (name or path → owner id) turned around: owner id → everything bound to it."""
+    owned: dict[str, set[str]] = {}
+    for bound, owner in bindings.items():
+        owned.setdefault(owner, set()).add(bound)
+    return {owner: frozenset(found) for owner, found in owned.items()}
 
 
 def _sorted_users(users: Mapping[str, DirectoryUser]) -> list[DirectoryUser]:

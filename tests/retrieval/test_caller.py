@@ -150,3 +150,40 @@ def test_a_caller_in_a_thousand_groups_is_resolved_quickly() -> None:
     elapsed = time.perf_counter() - started
     assert len([t for t in identity.caller.tokens if t.startswith("group:")]) == 1000 + 20 + 1
     assert elapsed < 0.5
+
+
+def test_a_role_the_directory_could_not_read_stands_as_the_token_claims_it() -> None:
+    """Keycloak would not address the role by name: its holders are unknown to the sync, so the token's own
+    claim of that role counts (a deny naming it must still apply); no other token role does."""
+    base = directory()
+    snapshot = build_snapshot(
+        DirectoryData(
+            "test",
+            tuple(base.users.values()),
+            tuple(base.groups.values()),
+            (),
+            issuer=ISSUER.issuer,
+            unreadable_roles=frozenset({"role:a#b"}),
+        ),
+        None,
+    )
+    policy = DirectoryPolicy(FixedStore(snapshot), required=True, max_age_seconds=3600)
+    identity = identify(token(realm_access={"roles": ["a#b", "admin"]}), policy, "d")
+    assert "role:a#b" in identity.caller.tokens
+    assert "role:admin" not in identity.caller.tokens
+
+
+def test_another_issuers_directory_is_never_consulted() -> None:
+    other = TrustedIssuer(issuer="https://other.example", audience="clearance", tenant="acme")
+    policy = DirectoryPolicy(FixedStore(directory()), required=True, max_age_seconds=3600, issuer=ISSUER.issuer)
+    bob = VerifiedToken(other, "RS256", {"sub": "x", "preferred_username": "bob", "groups": ["/hr"]})
+    assert identify(bob, policy, "d").caller.tokens == {"authenticated", "user:bob", "group:/hr"}
+    stale = DirectoryPolicy(FixedStore(directory(datetime.now(UTC) - timedelta(hours=2))), True, 3600, ISSUER.issuer)
+    assert identify(bob, stale, "d").directory_status is None  # its staleness is not this issuer's problem
+    with pytest.raises(DirectoryError):
+        identify(token(), stale, "d")
+    # Before the first sync, only the directory's own issuer waits.
+    unsynced = DirectoryPolicy(FixedStore(None), required=True, max_age_seconds=3600, issuer=ISSUER.issuer)
+    assert identify(bob, unsynced, "d").caller.tokens == {"authenticated", "user:bob", "group:/hr"}
+    with pytest.raises(DirectoryError):
+        identify(token(), unsynced, "d")

@@ -209,12 +209,13 @@ def oracle_tokens(asker: Asker) -> set[str] | None:
     by_mail = [u for u in DIRECTORY_USERS if f"email:{u.email}" in names]
     if any(not user.enabled for user in by_name + by_mail):
         return None  # a disabled user (by username or by verified e-mail) is refused
+    # A name an account of the directory owns is that account's alone; the caller's other names stay.
+    owned = {f"user:{u.username}" for u in DIRECTORY_USERS} | {f"email:{u.email}" for u in DIRECTORY_USERS}
     found = (by_name or by_mail)[:1]
     if found:
         user = found[0]
-        return {"authenticated", f"user:{user.username}", f"email:{user.email}"} | set(user.tokens)
-    owned = {f"user:{u.username}" for u in DIRECTORY_USERS} | {f"email:{u.email}" for u in DIRECTORY_USERS}
-    return {"authenticated"} | (names - owned)  # unknown: no groups or roles, no name an account owns
+        return {"authenticated", f"user:{user.username}", f"email:{user.email}"} | set(user.tokens) | (names - owned)
+    return {"authenticated"} | (names - owned)  # unknown: no groups or roles
 
 
 def agent_refuses(asker: Asker) -> bool:
