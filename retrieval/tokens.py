@@ -46,11 +46,10 @@ CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 4096
 CACHE_MAX_TOKEN_BYTES = 8192  # large (many-group) tokens are verified every time rather than held in memory
 # Claims nest a few levels (resource_access, an `act` chain of at most caller.MAX_ACTORS): deeper JSON is
-# refused before it is parsed. Integers past MAX_INT_DIGITS are no time, id or count any claim carries.
+# refused. Integers past MAX_INT_DIGITS are no time, id or count any claim carries.
 MAX_JSON_DEPTH = 64
 MAX_INT_DIGITS = 64
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
-_JSON_STRUCTURE = re.compile(r'[\\"\[\]{}]')
 
 PublicKey = RSAKey | ECKey | OKPKey
 log = logging.getLogger("clearance.identity")
@@ -264,8 +263,9 @@ def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and payload, decoded only to choose the issuer and key; nothing is trusted before verification.
 
     Any shape of garbage is an InvalidTokenError (401): bad base64url, bytes that are not UTF-8, JSON that
-    is not an object, nests deeper than MAX_JSON_DEPTH (the parser would recurse into a RecursionError),
-    or holds NaN, Infinity or a number too large for a float (an `exp` that never comes)."""
+    is not an object, nests deeper than MAX_JSON_DEPTH (a payload nesting 2,000 deep made the parser recurse
+    into a RecursionError: 500), or holds NaN, Infinity or a number too large for a float (an `exp` that
+    never comes)."""
     parts = token.split(".")
     if len(parts) != 3 or not all(parts):
         raise InvalidTokenError("malformed", "token is not a signed JWT (header.payload.signature)")
@@ -285,36 +285,32 @@ def _b64decode(segment: str) -> bytes:
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
-    text = raw.decode("utf-8")
-    if _nests_deeper_than(text, MAX_JSON_DEPTH):
-        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    value = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int)
+    try:
+        value = json.loads(
+            raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int
+        )
+    except RecursionError:
+        # The C parser recurses once per level and stops at the interpreter's limit: a 401, not a 500.
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(value, dict):
         raise ValueError("header and payload must be JSON objects")
+    if _nests_deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return value
 
 
-def _nests_deeper_than(text: str, limit: int) -> bool:
-    """Whether JSON text opens more than `limit` arrays/objects at once, read in one linear pass (strings
-    and their escapes skipped), before any parser recurses into it."""
-    depth, in_string, skip_to = 0, False, -1
-    for match in _JSON_STRUCTURE.finditer(text):
-        where, char = match.start(), match.group()
-        if where < skip_to:
-            continue  # the character a backslash escapes
-        if in_string:
-            if char == "\\":
-                skip_to = where + 2
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
+def _nests_deeper_than(value: object, limit: int) -> bool:
+    """Whether parsed JSON holds arrays/objects more than `limit` levels deep (an explicit stack: this walk
+    cannot recurse into the error it guards against)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 

@@ -50,7 +50,7 @@ PRINCIPALS = [
     "user:alice",
     "user:kate",
     "user:carol",
-    "user:alice@x.example",  # a username shaped like alice's e-mail (spelled the new way: no warning)
+    "user:alice@x.example",  # the username "alice@x.example" (a chunk token: a manifest reads it as the e-mail)
     "email:alice@x.example",
     "email:kate@x.example",
     "email:carol@x.example",
