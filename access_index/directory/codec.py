@@ -14,10 +14,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from access_index.directory.model import DirectoryGroup, DirectoryRole, DirectoryUser
+from access_index.directory.model import DirectoryGroup, DirectoryRole, DirectoryUser, role_key
 from access_index.directory.snapshot import DirectorySnapshot, bind_names, email_token, user_token
 from access_index.errors import DirectoryError
-from access_index.principals import role_token
 
 FORMAT = 2
 READABLE_FORMATS = (1, 2)
@@ -142,9 +141,7 @@ def _group(item: dict[str, Any], role_key: Callable[[object], str]) -> Directory
 
 def _format_1_role(value: object) -> str:
     """Format 1 keyed a realm role by its name and a client role by `client/name`."""
-    key = _text(value)
-    client, slash, name = key.partition("/")
-    return role_token(name, client) if slash else role_token(key)
+    return role_key(_text(value))
 
 
 def _format_1_tombstones(identifiers: frozenset[str]) -> tuple[dict[str, str], frozenset[str]]:

@@ -17,12 +17,12 @@ A snapshot belongs to one OIDC issuer (`issuer`): only that issuer's tokens are 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Literal
 
-from access_index.directory.model import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser
+from access_index.directory.model import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser, role_key
 from access_index.errors import PrincipalError
 from access_index.principals import Principal, parse_principal
 
@@ -195,7 +195,9 @@ def build_snapshot(
     # Sorted by id so that two groups claiming one new path in the same pull bind deterministically.
     for group in sorted(data.groups, key=lambda g: g.id):
         bindings.setdefault(group.path, group.id)
-    users = {user.id: user for user in data.users}
+    # Role keys are principal tokens; directory data written with bare role names is read as it meant.
+    users = {user.id: replace(user, roles=_role_keys(user.roles)) for user in data.users}
+    roles = [DirectoryRole(role_key(role.key), _role_keys(role.composites)) for role in data.roles]
     if previous:
         # Accounts a previous pull knew come first: they held their names before this pull's accounts.
         bind_names(names, contested, previous.users.values())
@@ -210,8 +212,8 @@ def build_snapshot(
         synced_at=synced_at,
         source=data.source,
         users=users,
-        groups={group.id: group for group in data.groups},
-        roles={role.key: role for role in data.roles},
+        groups={group.id: replace(group, roles=_role_keys(group.roles)) for group in data.groups},
+        roles={role.key: role for role in roles},
         bindings=bindings,
         tombstones=frozenset(tombstones),
         issuer=data.issuer,
@@ -270,6 +272,10 @@ def _by_owner(bindings: Mapping[str, str]) -> dict[str, frozenset[str]]:
 
 def _sorted_users(users: Mapping[str, DirectoryUser]) -> list[DirectoryUser]:
     return [users[key] for key in sorted(users)]
+
+
+def _role_keys(keys: Iterable[str]) -> frozenset[str]:
+    return frozenset(role_key(key) for key in keys)
 
 
 def _role_token(key: str) -> list[str]:

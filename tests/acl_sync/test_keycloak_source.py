@@ -16,6 +16,7 @@ from tests.support.fake_keycloak import FakeKeycloak, Fault
 
 def test_pull_reads_users_groups_and_memberships(keycloak: FakeKeycloak, realm: Realm) -> None:
     data = source_for(keycloak).pull()
+    assert data.issuer == keycloak.issuer  # <URL>/realms/<REALM>, as the realm's tokens carry it
     users = {user.username: user for user in data.users}
     assert users.keys() == {"alice", "bob", "carol"}  # service accounts are not listed, as in Keycloak
     assert users["alice"].group_ids == {realm.backend}

@@ -202,3 +202,20 @@ def test_age() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     snapshot = build_snapshot(data((), ()), None, now=now)
     assert snapshot.age_seconds(now + timedelta(seconds=90)) == 90
+
+
+def test_directory_data_with_bare_role_names_is_read_as_it_meant() -> None:
+    """Role keys are principal tokens; `name` and `client/name`, how they were written before, still work."""
+    user = DirectoryUser("u1", "alice", None, True, frozenset({"g"}), frozenset({"auditor", "crm/reader"}))
+    group = DirectoryGroup("g", "/g", roles=frozenset({"app/deployer"}))
+    snapshot = build_snapshot(
+        DirectoryData("t", (user,), (group,), (DirectoryRole("auditor", frozenset({"viewer"})),)), None
+    )
+    assert snapshot.resolve("alice", None).tokens == {
+        "user:alice",
+        "group:/g",
+        "role:auditor",
+        "role:viewer",
+        "client-role:crm/reader",
+        "client-role:app/deployer",
+    }
