@@ -18,7 +18,8 @@ it does not load and a caller who carries it does not hold it.
 This module is the one parser: ACL manifests, token claims, directory records and agent chains all build
 their principals here, either from principal text (`parse_principal`) or from raw IAM names
 (`Principal.user`, `Principal.role`, ...). `old_spelling` maps the spellings manifests used before
-(`user:<address>`, `role:<client>/<name>`) to today's.
+(`user:<address>`, `role:<client>/<name>`) to today's; `role_key` does the same for the bare role names
+(`name`, `client/name`) directory data and `clearance token --role` used.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from access_index.errors import PrincipalError
 Kind = Literal["user", "email", "group", "role", "client-role", "client", "authenticated"]
 KINDS: tuple[str, ...] = ("user", "email", "group", "role", "client-role", "client", "authenticated")
 AUTHENTICATED = "authenticated"
+ROLE_PREFIXES = ("role:", "client-role:")
 MAX_PRINCIPAL_LENGTH = 512
 
 # Printable, no whitespace, separators or invisible characters an attacker could use to smuggle a second
@@ -96,6 +98,16 @@ def role_token(name: str, client_id: str | None = None) -> str:
     if client_id is None:
         return f"role:{encode_name(name)}"
     return f"client-role:{encode_name(client_id)}/{encode_name(name)}"
+
+
+def role_key(key: str) -> str:
+    """A role written as a principal (`role:...`, `client-role:...`) as it is; a bare `name` (a realm role)
+    or `client/name` (a client role), the way directory data and `clearance token --role` wrote roles
+    before, as that role's token (not yet validated)."""
+    if key.startswith(ROLE_PREFIXES):
+        return key
+    client, slash, name = key.partition("/")
+    return role_token(name, client) if slash else role_token(key)
 
 
 def encode_name(raw: str) -> str:

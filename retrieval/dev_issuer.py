@@ -17,7 +17,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from access_index.errors import ConfigError, PrincipalError
-from access_index.principals import Principal, decode_name, encode_name, parse_principal, role_token
+from access_index.principals import ROLE_PREFIXES, Principal, decode_name, encode_name, parse_principal, role_key
 from access_index.settings import DEV_ISSUER, Settings
 from retrieval.tokens import StaticKeys, TrustedIssuer
 
@@ -57,18 +57,14 @@ def role_claim(value: str) -> tuple[str | None, str, str | None]:
     `auditor` is a realm role as the IAM names it; `role:<name>` and `client-role:<client_id>/<name>` are
     principals (a '/' or '%' inside a name percent-encoded); `crm/reader`, the old spelling of a client
     role, is read as `client-role:crm/reader` with a warning."""
-    if value.startswith(("role:", "client-role:")):
-        principal = _parsed(value)
-    elif "/" in value:
-        client, _, name = value.partition("/")
-        principal = _parsed(role_token(name, client))
-        return client, name, f"--role {value!r} is the old spelling of {str(principal)!r}: write that"
-    else:
-        principal = _parsed(role_token(value))
+    principal = _parsed(role_key(value))
+    warning = None
+    if not value.startswith(ROLE_PREFIXES) and "/" in value:
+        warning = f"--role {value!r} is the old spelling of {str(principal)!r}: write that"
     if principal.kind == "role":
-        return None, decode_name(value, principal.name), None
+        return None, decode_name(value, principal.name), warning
     client, _, name = principal.name.partition("/")
-    return decode_name(value, client), decode_name(value, name), None
+    return decode_name(value, client), decode_name(value, name), warning
 
 
 def mint_token(

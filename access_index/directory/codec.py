@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from access_index.directory.model import DirectoryGroup, DirectoryRole, DirectoryUser, role_key
+from access_index.directory.model import DirectoryGroup, DirectoryRole, DirectoryUser
 from access_index.directory.snapshot import DirectorySnapshot, bind_names, email_token, user_token
 from access_index.errors import DirectoryError
+from access_index.principals import role_key
 
 FORMAT = 2
 READABLE_FORMATS = (1, 2)

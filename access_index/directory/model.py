@@ -9,10 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from access_index.principals import role_token
-
-ROLE_PREFIXES = ("role:", "client-role:")
-
 
 @dataclass(frozen=True)
 class DirectoryUser:
@@ -49,7 +45,7 @@ class DirectoryData:
     """One complete pull from a directory source (Keycloak or the YAML file). Never partial.
 
     `issuer` is the OIDC issuer whose tokens these users carry: the directory answers for that issuer's
-    tokens only (None: not known, and then for nobody's)."""
+    tokens only (None: not named; `serve` then reads it as the issuer its settings give the directory)."""
 
     source: str
     users: tuple[DirectoryUser, ...]
@@ -61,12 +57,3 @@ class DirectoryData:
     # Role keys whose holders the source could not read (a name its API cannot address): for these the
     # token's own claim of the role stands, so a deny naming the role still applies to its holders.
     unreadable_roles: frozenset[str] = frozenset()
-
-
-def role_key(key: str) -> str:
-    """A role's key as the snapshot keeps it: its principal token. A bare `name` (a realm role) or
-    `client/name` (a client role), the way role keys were written before (snapshot format 1), is read as one."""
-    if key.startswith(ROLE_PREFIXES):
-        return key
-    client, slash, name = key.partition("/")
-    return role_token(name, client) if slash else role_token(key)

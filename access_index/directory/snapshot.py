@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Literal
 
-from access_index.directory.model import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser, role_key
+from access_index.directory.model import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser
 from access_index.errors import PrincipalError
-from access_index.principals import Principal, parse_principal
+from access_index.principals import Principal, parse_principal, role_key
 
 Status = Literal["active", "disabled", "deleted", "unknown"]
 

@@ -24,7 +24,7 @@ import yaml
 
 from access_index.directory.model import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser
 from access_index.errors import DirectoryError, PrincipalError
-from access_index.principals import Principal, parse_principal
+from access_index.principals import ROLE_PREFIXES, Principal, parse_principal, role_key
 
 _TOP_KEYS = {"version", "issuer", "groups", "roles", "users"}
 _GROUP_KEYS = {"id", "path", "roles"}
@@ -135,19 +135,12 @@ class _Reader:
     def role_key(self, item: _Mapping, name: str) -> str:
         """A role's principal token: `name` is a realm role's IAM name, or a `role:`/`client-role:` token."""
         fix = "name a realm role as the IAM does (`auditor`) or write `role:<name>` / `client-role:<client>/<name>`"
-        if name.startswith(("role:", "client-role:")):
-            return self.check_principal(item, name, fix)
-        client, slash, role = name.partition("/")
-        try:
-            if not slash:
-                return str(Principal.role(name))
-            upgraded = str(Principal.client_role(client, role))
-        except PrincipalError as error:
-            raise self.fail(item.line, error.reason + f" in {name!r}", fix) from error
-        self.warnings.append(
-            f"{self.path}:{item.line}: role {name!r} is the old spelling of the client role {upgraded!r}: write that"
-        )
-        return upgraded
+        key = self.check_principal(item, role_key(name), fix)
+        if not name.startswith(ROLE_PREFIXES) and "/" in name:
+            self.warnings.append(
+                f"{self.path}:{item.line}: role {name!r} is the old spelling of the client role {key!r}: write that"
+            )
+        return key
 
     def check_principal(self, item: _Mapping, token: str, fix: str) -> str:
         try:
