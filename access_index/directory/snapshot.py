@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from access_index.directory.model import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser
@@ -239,15 +239,20 @@ def bind_names(names: dict[str, str], contested: set[str], users: Iterable[Direc
 
 
 def names_of(user: DirectoryUser) -> list[str]:
-    """The `user:` and `email:` tokens of an account's current names (a name that is no principal: none)."""
+    """The `user:` and `email:` tokens of an account's current names (a name that is no principal: none).
+
+    Parsing is memoised per name: each sync's snapshot re-indexes every account by name, and the names
+    rarely change between syncs."""
     return [name for name in (user_token(user.username), email_token(user.email)) if name is not None]
 
 
+@lru_cache(maxsize=1 << 16)
 def user_token(username: str | None) -> str | None:
     """`user:<username>`, or None when there is none or it grants nothing (invalid, or changed by NFKC)."""
     return _token(Principal.user, username)
 
 
+@lru_cache(maxsize=1 << 16)
 def email_token(address: str | None) -> str | None:
     """`email:<address>`, or None when there is none or it is not a usable address."""
     return _token(Principal.email, address)
