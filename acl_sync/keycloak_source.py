@@ -277,7 +277,7 @@ class _Pull:
             if role.get("composite"):
                 role_id = _text(role, "id")
                 children = self.call(f"composites of {key}", partial(admin.get_role_composites_by_id, role_id))
-                composites = {k for k in (self.role_key(child, clients) for child in children) if k}
+                composites = {k for k in (self.composite_key(child, clients) for child in children) if k}
             roles.append(DirectoryRole(key, frozenset(composites)))
             holders = self.holders(_text(role, "name"), key, client_uuid)
             if holders is None:
@@ -311,7 +311,7 @@ class _Pull:
             return None
         return [_text(user, "id") for user in user_list], [_text(group, "id") for group in group_list]
 
-    def role_key(self, role: dict[str, Any], clients: dict[str, str]) -> str | None:
+    def composite_key(self, role: dict[str, Any], clients: dict[str, str]) -> str | None:
         name = _text(role, "name")
         if not role.get("clientRole"):
             return role_token(name)

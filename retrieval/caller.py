@@ -170,8 +170,9 @@ def _acts_for_itself(claims: Mapping[str, Any], azp: str, username: str | None) 
     """A service account (client credentials grant), not a user's token and not a delegation."""
     if "act" in claims:
         return False
-    service_account = f"service-account-{azp}".lower()
-    return claims.get("client_id") == azp or (username is not None and username.lower() == service_account)
+    # Keycloak names a client's service account service-account-<clientId, lower-cased>; the username is
+    # compared as it is (a look-alike such as a KELVIN SIGN would lower-case into a match).
+    return claims.get("client_id") == azp or username == f"service-account-{azp}".lower()
 
 
 def _memberships(claims: Mapping[str, Any]) -> frozenset[str]:

@@ -20,13 +20,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
-from typing import Literal
+from typing import Literal, TypeVar
 
 from access_index.directory.model import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser
 from access_index.errors import PrincipalError
-from access_index.principals import Principal, parse_principal, role_key
+from access_index.principals import ROLE_PREFIXES, Principal, parse_principal, role_key
 
 Status = Literal["active", "disabled", "deleted", "unknown"]
+_Holder = TypeVar("_Holder", DirectoryUser, DirectoryGroup)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def build_snapshot(
     for group in sorted(data.groups, key=lambda g: g.id):
         bindings.setdefault(group.path, group.id)
     # Role keys are principal tokens; directory data written with bare role names is read as it meant.
-    users = {user.id: replace(user, roles=_role_keys(user.roles)) for user in data.users}
+    users = {user.id: _with_role_keys(user) for user in data.users}
     roles = [DirectoryRole(role_key(role.key), _role_keys(role.composites)) for role in data.roles]
     if previous:
         # Accounts a previous pull knew come first: they held their names before this pull's accounts.
@@ -212,7 +213,7 @@ def build_snapshot(
         synced_at=synced_at,
         source=data.source,
         users=users,
-        groups={group.id: replace(group, roles=_role_keys(group.roles)) for group in data.groups},
+        groups={group.id: _with_role_keys(group) for group in data.groups},
         roles={role.key: role for role in roles},
         bindings=bindings,
         tombstones=frozenset(tombstones),
@@ -281,6 +282,13 @@ def _sorted_users(users: Mapping[str, DirectoryUser]) -> list[DirectoryUser]:
 
 def _role_keys(keys: Iterable[str]) -> frozenset[str]:
     return frozenset(role_key(key) for key in keys)
+
+
+def _with_role_keys(holder: _Holder) -> _Holder:
+    """A user or group whose role keys are all principal tokens (copied only when one is not)."""
+    if all(key.startswith(ROLE_PREFIXES) for key in holder.roles):
+        return holder
+    return replace(holder, roles=_role_keys(holder.roles))
 
 
 def _role_token(key: str) -> list[str]:

@@ -150,6 +150,8 @@ rules:
     allow: ["user:alice@acme.example"]
   - paths: ["crm/**"]
     allow: ["role:crm/reader"]
+  - paths: ["svc/**"]
+    allow: ["client:key"]
   - paths: ["**"]
     allow: ["authenticated"]
 """
@@ -157,6 +159,7 @@ PEOPLE_DOCS = {
     "kate/pay.md": "kate pay notes",
     "alice/pay.md": "alice pay notes",
     "crm/pay.md": "crm pay notes",
+    "svc/pay.md": "service pay notes",
     "all/pay.md": "pay notes for all",
 }
 
@@ -209,3 +212,11 @@ def test_a_realm_role_named_crm_slash_reader_is_not_client_crms_reader(people: T
     # Nor does a client whose id holds the '/' reach it.
     other = issuer.token(preferred_username="ann", resource_access={"crm/reader": {"roles": ["x"]}})
     assert documents(people, other) == {"all/pay.md"}
+
+
+def test_a_look_alike_of_a_service_account_does_not_act_as_its_client(people: TestClient, issuer: OidcIssuer) -> None:
+    # "\u212a" lower-cases to "k": compared loosely, this user would pass for client "key"'s service account.
+    look_alike = issuer.token(preferred_username="service-account-\u212aey", azp="key")
+    assert documents(people, look_alike) == {"all/pay.md"}
+    service_account = issuer.token(preferred_username="service-account-key", azp="key")
+    assert documents(people, service_account) == {"svc/pay.md", "all/pay.md"}
