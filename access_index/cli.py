@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--interval", type=int, metavar="SECONDS", help="sync every SECONDS (CLEARANCE_ACL_SYNC_INTERVAL)"
     )
+    sync.add_argument(
+        "--release",
+        action="append",
+        default=[],
+        metavar="PRINCIPAL",
+        help="with --once: hand user:NAME, email:ADDRESS or group:/PATH to the account or group that holds it now "
+        "(by default it stays with the first one the directory showed)",
+    )
 
     token = commands.add_parser("token", help="a token from the local development issuer (dev mode only)")
     token.add_argument("--user", required=True, metavar="NAME")

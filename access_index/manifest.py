@@ -21,7 +21,7 @@ import yaml
 from access_index.acl_explanation import AclExplanation, Candidate, RefValue
 from access_index.errors import ManifestError, PrincipalError
 from access_index.globs import Glob, parse_glob, split_path
-from access_index.principals import Principal, parse_principal
+from access_index.principals import Principal, old_spelling, parse_principal
 
 SUPPORTED_VERSION = 1
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -73,6 +73,8 @@ class Manifest:
     path: Path
     tenant: str | None
     rules: tuple[Rule, ...]
+    # Principals written in an old spelling, read as what they meant: "file:line: 'old' ... 'new'".
+    warnings: tuple[str, ...] = ()
 
     def rule_for(self, relpath: str) -> Rule | None:
         """The first rule whose glob matches `relpath` (POSIX, relative to the source's root), or None."""
@@ -133,6 +135,7 @@ def load_manifest(path: Path) -> Manifest:
 class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.warnings: list[str] = []
 
     def fail(self, node: yaml.Node | None, message: str) -> ManifestError:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -154,7 +157,7 @@ class _Reader:
         if not isinstance(rules_node, yaml.SequenceNode) or not rules_node.value:
             raise self.fail(rules_node or root, "'rules' must be a non-empty list of rules (paths, allow, ...)")
         rules = tuple(self.rule(node, number) for number, node in enumerate(rules_node.value, start=1))
-        return Manifest(self.path, tenant, rules)
+        return Manifest(self.path, tenant, rules, tuple(self.warnings))
 
     def rule(self, node: yaml.Node, number: int) -> Rule:
         if not isinstance(node, yaml.MappingNode):
@@ -169,10 +172,10 @@ class _Reader:
         globs = tuple(self.glob(item, number, node) for item in self.sequence(fields["paths"], "paths"))
         if not globs:
             raise self.fail(fields["paths"], "'paths' is empty: list at least one glob")
-        allow = self.principals(fields["allow"], "allow")
+        allow = self.principals(fields["allow"], "allow", node)
         if not allow:
             raise self.fail(fields["allow"], "'allow' is empty, so nobody could read these files: list a principal")
-        deny = self.principals(fields["deny"], "deny") if "deny" in fields else frozenset()
+        deny = self.principals(fields["deny"], "deny", node) if "deny" in fields else frozenset()
         labels = self.labels(fields["labels"]) if "labels" in fields else {}
         return Rule(
             paths=tuple(glob.text for glob in globs),
@@ -213,14 +216,25 @@ class _Reader:
             where = f"rule {number} (line {rule.start_mark.line + 1})"
             raise self.fail(node, f"{where}: glob {text!r} is refused: {error}") from None
 
-    def principals(self, node: yaml.Node, name: str) -> frozenset[Principal]:
+    def principals(self, node: yaml.Node, name: str, rule: yaml.Node) -> frozenset[Principal]:
         result = set()
         for item in self.sequence(node, name):
+            written = self.scalar(item)
+            upgraded = old_spelling(written)
+            if upgraded is not None:
+                # Still read, as it always meant; the warning names the rule and today's spelling.
+                self.warnings.append(
+                    f"{self.path}:{item.start_mark.line + 1}: the rule at line {rule.start_mark.line + 1} writes "
+                    f"{written!r}, the old spelling of {upgraded!r}: write {upgraded!r}"
+                )
+                written = upgraded
             try:
-                result.add(parse_principal(self.scalar(item)))
+                result.add(parse_principal(written))
             except PrincipalError as error:
                 raise self.fail(
-                    item, f"{error}: write user:<name>, group:/<path>, role:<name>, client:<id> or authenticated"
+                    item,
+                    f"{error}: write user:<username>, email:<address>, group:/<path>, role:<name>, "
+                    "client-role:<client_id>/<name>, client:<client_id> or authenticated",
                 ) from None
         return frozenset(result)
 

@@ -17,6 +17,8 @@ from access_index.errors import ConfigError
 from access_index.paths import DataPaths
 
 ENV_PREFIX = "CLEARANCE_"
+# The issuer of `clearance token`'s development tokens (retrieval/dev_issuer.py), trusted in dev mode only.
+DEV_ISSUER = "urn:clearance:dev-issuer"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
@@ -69,6 +71,8 @@ class Settings(BaseSettings):
     keycloak_realm: str | None = None
     keycloak_client_id: str | None = None
     keycloak_client_secret: str | None = None
+    # The realm's issuer as its tokens carry it (differs from KEYCLOAK_URL behind a proxy).
+    keycloak_issuer: str | None = None
     directory_file: Path | None = None
     acl_sync_interval: int = Field(default=300, ge=0)
     # Past this age of the last good directory sync, group and role grants fail closed (503).
@@ -114,6 +118,11 @@ class Settings(BaseSettings):
         if given and len(given) != len(keycloak):
             missing = [name for name, value in keycloak.items() if not value]
             raise ValueError(f"{', '.join(given)} set but {', '.join(missing)} missing: set all four or none")
+        if self.keycloak_issuer and not given:
+            raise ValueError(
+                "CLEARANCE_KEYCLOAK_ISSUER is set but CLEARANCE_KEYCLOAK_URL is not: it names the issuer of the "
+                "Keycloak directory's tokens; set the CLEARANCE_KEYCLOAK_* variables or unset it"
+            )
         if given and self.directory_file is not None:
             raise ValueError(
                 "both CLEARANCE_KEYCLOAK_URL and CLEARANCE_DIRECTORY_FILE are set: choose one directory source"
@@ -129,6 +138,18 @@ class Settings(BaseSettings):
     @property
     def uses_keycloak(self) -> bool:
         return self.keycloak_url is not None
+
+    @property
+    def trusted_issuers(self) -> list[str]:
+        """Every issuer whose tokens `serve` accepts: CLEARANCE_OIDC_ISSUERS, plus the dev issuer in dev mode."""
+        return [config.issuer for config in self.oidc_issuers] + ([DEV_ISSUER] if self.dev_mode else [])
+
+    @property
+    def keycloak_realm_issuer(self) -> str | None:
+        """The issuer of the Keycloak realm's tokens: CLEARANCE_KEYCLOAK_ISSUER, else <URL>/realms/<REALM>."""
+        if self.keycloak_url is None or self.keycloak_realm is None:
+            return None
+        return self.keycloak_issuer or f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}"
 
     @property
     def paths(self) -> DataPaths:

@@ -1,4 +1,6 @@
-"""`clearance acl-sync [--once | --interval SECONDS]`: sync the IAM directory and the sources' ACLs.
+"""`clearance acl-sync [--once | --interval SECONDS] [--release PRINCIPAL]...`: sync the IAM directory and
+the sources' ACLs. `--release` (with `--once`) hands a user:/email: name or a group: path to whoever holds
+it in this pull, instead of the first account or group the directory ever showed with it.
 
 Each sync prints its report as one JSON line on stdout and a summary on stderr, and writes the sync's
 metrics to the data dir's `directory/acl_sync.prom` (node_exporter textfile format). The index is
@@ -14,9 +16,11 @@ import time
 from dataclasses import replace
 
 from access_index.directory import open_snapshot_store
-from access_index.errors import IndexLockedError, IndexUnavailableError
+from access_index.errors import ConfigError, IndexLockedError, IndexUnavailableError, PrincipalError
+from access_index.principals import parse_principal
 from access_index.settings import Settings
 from access_index.storage import Storage, open_storage
+from acl_sync.directory_source import directory_issuer
 from acl_sync.metrics import SyncMetrics
 from acl_sync.report import SyncProblem, SyncReport
 from acl_sync.sync import SyncOptions, report_json, sync_once
@@ -24,22 +28,43 @@ from acl_sync.sync import SyncOptions, report_json, sync_once
 
 def run_acl_sync(args: argparse.Namespace, settings: Settings) -> int:
     """Once (`--once`, or when the interval is 0), else forever every `--interval`/CLEARANCE_ACL_SYNC_INTERVAL."""
+    directory_issuer(settings)  # a directory file that names no issuer among several is a start-up error
     metrics = SyncMetrics.create()
-    if getattr(args, "once", False) or settings.acl_sync_interval == 0:
-        return 0 if _sync(settings, metrics).outcome != "failed" else 1
+    once = getattr(args, "once", False) or settings.acl_sync_interval == 0
+    release = _releases(getattr(args, "release", None) or [], once)
+    if once:
+        return 0 if _sync(settings, metrics, release).outcome != "failed" else 1
     while True:  # Ctrl-C / SIGINT ends it (the CLI maps KeyboardInterrupt to exit 130)
         began = time.monotonic()
         _sync(settings, metrics)
         time.sleep(max(0.0, settings.acl_sync_interval - (time.monotonic() - began)))
 
 
-def _sync(settings: Settings, metrics: SyncMetrics) -> SyncReport:
+def _releases(values: list[str], once: bool) -> tuple[str, ...]:
+    """`--release` values as canonical principals; only names and paths can be handed over, and only once."""
+    if values and not once:
+        raise ConfigError("--release hands a name over in one sync: use it with --once")
+    released = []
+    for value in values:
+        try:
+            principal = parse_principal(value)
+        except PrincipalError as error:
+            raise ConfigError(f"--release {value!r}: {error.reason}") from None
+        if principal.kind not in {"user", "email", "group"}:
+            raise ConfigError(f"--release {value!r}: only user:, email: and group: bindings can be released")
+        released.append(str(principal))
+    return tuple(released)
+
+
+def _sync(settings: Settings, metrics: SyncMetrics, release: tuple[str, ...] = ()) -> SyncReport:
     storage, problem = _open(settings)
     try:
         if storage is None:
-            report = sync_once(settings, None, SyncOptions(store=open_snapshot_store(settings), metrics=metrics))
+            options = SyncOptions(store=open_snapshot_store(settings), metrics=metrics, release=release)
+            report = sync_once(settings, None, options)
         else:
-            report = sync_once(settings, storage.index, SyncOptions(store=storage.snapshots, metrics=metrics))
+            options = SyncOptions(store=storage.snapshots, metrics=metrics, release=release)
+            report = sync_once(settings, storage.index, options)
     finally:
         if storage is not None:
             storage.close()

@@ -8,9 +8,12 @@ What is read, and how many requests it costs (pages of 100, python-keycloak's ow
   group's child count and the realm's group count are checked the same way;
 - direct members of every group (4 workers, each with its own connection);
 - realm roles and every client's roles; composites of composite roles; and the users and groups each
-  role is mapped to directly (one pair of paged calls per role instead of one call per user).
+  role is mapped to directly (one pair of paged calls per role instead of one call per user). Those two
+  calls address the role by name: the name is percent-encoded into the URL, and a role Keycloak still will
+  not address (400/404) is skipped with a warning in the sync report, never the whole pull.
 
-Any Keycloak, HTTP or shape error becomes a `PullError` (a DirectoryError) at this boundary.
+The pull answers for the realm's issuer (CLEARANCE_KEYCLOAK_ISSUER, default <URL>/realms/<REALM>).
+Any other Keycloak, HTTP or shape error becomes a `PullError` (a DirectoryError) at this boundary.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakError
 
 from access_index.directory import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser
-from access_index.errors import PullError
+from access_index.errors import PrincipalError, PullError
+from access_index.principals import parse_principal, role_token
 from access_index.settings import Settings
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_WORKERS = 4  # concurrent member reads; small enough to stay polite to the IAM server
 _PERMANENT_STATUSES = {400, 401, 403, 404}
+_UNADDRESSABLE_STATUSES = {400, 404}
 
 
 class KeycloakSource:
@@ -45,9 +51,12 @@ class KeycloakSource:
         client_secret: str,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         workers: int = DEFAULT_WORKERS,
+        issuer: str | None = None,
     ) -> None:
         self.server_url = server_url if server_url.endswith("/") else server_url + "/"
         self.realm = realm
+        # The issuer of the realm's tokens (CLEARANCE_KEYCLOAK_ISSUER); derived from the URL by default.
+        self.issuer = issuer or f"{self.server_url}realms/{realm}"
         self.client_id = client_id
         self.client_secret = client_secret
         self.timeout = timeout
@@ -60,6 +69,7 @@ class KeycloakSource:
             settings.keycloak_realm or "",
             settings.keycloak_client_id or "",
             settings.keycloak_client_secret or "",
+            issuer=settings.keycloak_realm_issuer,
         )
 
     @property
@@ -115,6 +125,7 @@ class _Pull:
         self.source = source
         self.admin = admin
         self.warnings: list[str] = []
+        self.unreadable: set[str] = set()
 
     def call(self, what: str, action: Callable[[], T]) -> T:
         return self.source._call(what, action)
@@ -133,7 +144,15 @@ class _Pull:
             DirectoryGroup(group.id, group.path, group.parent_id, frozenset(group_roles.get(group.id, ())))
             for group in groups.values()
         )
-        return DirectoryData(self.source.name, users, final_groups, roles, tuple(self.warnings))
+        return DirectoryData(
+            self.source.name,
+            users,
+            final_groups,
+            roles,
+            tuple(self.warnings),
+            issuer=self.source.issuer,
+            unreadable_roles=frozenset(self.unreadable),
+        )
 
     def users(
         self,
@@ -233,16 +252,9 @@ class _Pull:
         return {_text(member, "id") for member in members}
 
     def clients(self) -> dict[str, str]:
-        """Internal client id → clientId, for clients whose roles can be principals."""
-        found: dict[str, str] = {}
-        for client in self.call("clients", self.admin.get_clients):
-            client_id = _text(client, "clientId")
-            if "/" in client_id:
-                # role:<client>/<name> would be ambiguous: such a client's roles grant nothing.
-                self.warnings.append(f"client {client_id!r} skipped: its id contains '/'")
-                continue
-            found[_text(client, "id")] = client_id
-        return found
+        """Internal client id → clientId (a '/' or '%' in a clientId is encoded in its roles' tokens)."""
+        listed = self.call("clients", self.admin.get_clients)
+        return {_text(client, "id"): _text(client, "clientId") for client in listed}
 
     def roles(
         self, clients: dict[str, str]
@@ -251,46 +263,87 @@ class _Pull:
         admin = self.admin
         entries: list[tuple[dict[str, Any], str, str | None]] = []  # (representation, key, client uuid)
         for role in self.call("realm roles", lambda: admin.get_realm_roles(brief_representation=True)):
-            name = _text(role, "name")
-            if "/" in name:
-                self.warnings.append(f"realm role {name!r} skipped: its name contains '/'")
-                continue
-            entries.append((role, name, None))
+            entries.append((role, role_token(_text(role, "name")), None))
         for uuid, client_id in sorted(clients.items(), key=lambda item: item[1]):
             for role in self.call(f"roles of client {client_id}", partial(admin.get_client_roles, uuid)):
-                entries.append((role, f"{client_id}/{_text(role, 'name')}", uuid))
+                entries.append((role, role_token(_text(role, "name"), client_id), uuid))
         roles: list[DirectoryRole] = []
         user_roles: dict[str, set[str]] = {}
         group_roles: dict[str, set[str]] = {}
         for role, key, client_uuid in entries:
+            if not _is_principal(key):
+                self.warnings.append(f"{key!r} is not a principal (see its name): it grants nothing itself")
             composites: set[str] = set()
             if role.get("composite"):
                 role_id = _text(role, "id")
                 children = self.call(f"composites of {key}", partial(admin.get_role_composites_by_id, role_id))
-                composites = {k for k in (self.role_key(child, clients) for child in children) if k}
+                composites = {k for k in (self.composite_key(child, clients) for child in children) if k}
             roles.append(DirectoryRole(key, frozenset(composites)))
-            name = _text(role, "name")
-            if client_uuid is None:
-                users = self.call(f"users of {key}", partial(admin.get_realm_role_members, name, {}))
-                groups = self.call(f"groups of {key}", partial(admin.get_realm_role_groups, name, {}))
-            else:
-                users = self.call(f"users of {key}", partial(admin.get_client_role_members, client_uuid, name))
-                groups = self.call(f"groups of {key}", partial(admin.get_client_role_groups, client_uuid, name))
-            _add_all(user_roles, (_text(user, "id") for user in users), key)
-            _add_all(group_roles, (_text(group, "id") for group in groups), key)
+            holders = self.holders(_text(role, "name"), key, client_uuid)
+            if holders is None:
+                self.unreadable.add(key)
+                continue
+            _add_all(user_roles, holders[0], key)
+            _add_all(group_roles, holders[1], key)
         return tuple(roles), user_roles, group_roles
 
-    def role_key(self, role: dict[str, Any], clients: dict[str, str]) -> str | None:
+    def holders(self, name: str, key: str, client_uuid: str | None) -> tuple[list[str], list[str]] | None:
+        """Ids of the users and groups a role is mapped to directly, or None (with a warning) when Keycloak
+        cannot address the role by name. python-keycloak puts the name into the URL as it is, so it is
+        percent-encoded here (a raw '#' or '?' would end the path, ';' start matrix parameters, '/' a new
+        segment, '%XX' decode to another name); '.' and '..' are dot segments no HTTP client keeps."""
+        if name in {".", ".."}:
+            self.warnings.append(f"{key!r}: its holders cannot be read (Keycloak addresses roles by name in URLs)")
+            return None
+        admin, encoded = self.admin, quote(name, safe="")
+        if client_uuid is None:
+            users = partial(admin.get_realm_role_members, encoded, {})
+            groups = partial(admin.get_realm_role_groups, encoded, {})
+        else:
+            users = partial(admin.get_client_role_members, client_uuid, encoded)
+            groups = partial(admin.get_client_role_groups, client_uuid, encoded)
+        try:
+            user_list = self.call(f"users of {key}", partial(_addressed, users))
+            group_list = self.call(f"groups of {key}", partial(_addressed, groups))
+        except _Unaddressable as error:
+            # A role Keycloak will not address by its name (or deleted mid-pull): skip it, not the pull.
+            self.warnings.append(f"{key!r} skipped, its holders cannot be read: {error}")
+            return None
+        return [_text(user, "id") for user in user_list], [_text(group, "id") for group in group_list]
+
+    def composite_key(self, role: dict[str, Any], clients: dict[str, str]) -> str | None:
         name = _text(role, "name")
         if not role.get("clientRole"):
-            return None if "/" in name else name
+            return role_token(name)
         client_id = clients.get(_text(role, "containerId"))
-        return f"{client_id}/{name}" if client_id else None
+        return role_token(name, client_id) if client_id else None
 
 
 def _add_all(mapping: dict[str, set[str]], ids: Iterable[str], key: str) -> None:
     for item in ids:
         mapping.setdefault(item, set()).add(key)
+
+
+class _Unaddressable(Exception):
+    """Keycloak answered 400 or 404 for a resource the pull has just listed: it cannot be read by name."""
+
+
+def _addressed(read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    try:
+        return read()
+    except KeycloakError as error:
+        status = getattr(error, "response_code", None)
+        if status in _UNADDRESSABLE_STATUSES:
+            raise _Unaddressable(f"HTTP {status}: {error.error_message!s}"[:300]) from error
+        raise
+
+
+def _is_principal(token: str) -> bool:
+    try:
+        parse_principal(token)
+    except PrincipalError:
+        return False
+    return True
 
 
 def _text(item: object, key: str) -> str:

@@ -49,6 +49,7 @@ class SourceRefresh:
     unmatched: tuple[str, ...] = ()
     outside_roots: tuple[str, ...] = ()  # documents not ingested from the record's roots: given no ACL
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # the manifest's (old principal spellings, with the line and the fix)
 
     @property
     def label(self) -> str:
@@ -64,6 +65,7 @@ class SourceRefresh:
             "unmatched": list(self.unmatched),
             "outside_roots": list(self.outside_roots),
             "error": self.error,
+            "warnings": list(self.warnings),
         }
 
 
@@ -190,4 +192,5 @@ def refresh_source(record: SourceRecord, index: ChunkIndex) -> SourceRefresh:
         unmatched=tuple(unmatched),
         outside_roots=tuple(outside),
         error=problem,
+        warnings=manifest.warnings,
     )

@@ -1,7 +1,8 @@
 """One sync (`sync_once`); acl_sync/scheduler.py repeats it inside `serve`, acl_sync/command.py from the CLI.
 
 A sync: take the lock → pull the directory (with retries) → build the next snapshot on top of the last
-good one (group bindings and tombstones carried) → swap it in atomically → refresh the sources' ACLs.
+good one (group and name bindings and tombstones carried, `--release` applied) → swap it in atomically →
+refresh the sources' ACLs.
 A failed or incomplete pull leaves the last good snapshot in place; it ages, and past
 CLEARANCE_DIRECTORY_MAX_AGE the service fails closed on group and role grants.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from access_index.directory import DirectorySnapshot, SnapshotStore, build_snapshot, open_snapshot_store
+from access_index.directory import DirectorySnapshot, SnapshotStore, build_snapshot, names_of, open_snapshot_store
 from access_index.errors import DirectoryError, SyncBusyError
 from access_index.index import ChunkIndex
 from access_index.settings import Settings
@@ -39,6 +40,8 @@ class SyncOptions:
     metrics: SyncMetrics | None = None
     backoff: Backoff = field(default_factory=Backoff)
     sleep: Callable[[float], None] = time.sleep
+    # `--release`: user:/email: names and group: paths handed to whoever holds them in this pull.
+    release: tuple[str, ...] = ()
 
 
 def sync_once(settings: Settings, index: ChunkIndex | None, options: SyncOptions | None = None) -> SyncReport:
@@ -90,7 +93,10 @@ class _Sync:
             changes=directory.changes if directory else None,
             sources=sources,
             errors=tuple(self.errors),
-            warnings=directory.warnings if directory else self.idle_warning(source),
+            warnings=(
+                *(directory.warnings if directory else self.idle_warning(source)),
+                *(warning for refreshed in sources for warning in refreshed.warnings),
+            ),
             revocation_latency_bound_seconds=directory.latency_bound if directory else None,
             directory_seconds=directory_done - self.started,
             sources_seconds=sources_done - directory_done,
@@ -130,13 +136,19 @@ class _Sync:
             current = store.load()
             if current is not None and previous is not None and current.version != previous.version:
                 previous = current  # another host synced meanwhile: build on its snapshot, keep its bindings
-            snapshot = build_snapshot(attempted.value, previous, now=pulled_at)
+            snapshot = build_snapshot(attempted.value, previous, now=pulled_at, release=options.release)
             store.save(snapshot)
         except DirectoryError as error:
             self.errors.append(SyncProblem("store", f"store: {error}"))
             return None
         bound = (datetime.now(UTC) - previous.synced_at).total_seconds() if previous else None
-        warnings = (*attempted.value.warnings, *_unowned_paths(snapshot))
+        warnings = (
+            *attempted.value.warnings,
+            *_issuer_change(previous, snapshot),
+            *_releases(previous, snapshot, options.release),
+            *_unowned_paths(snapshot),
+            *_unowned_names(snapshot),
+        )
         return _DirectoryResult(snapshot, attempted.attempts, diff_snapshots(previous, snapshot), warnings, bound)
 
 
@@ -150,6 +162,51 @@ def _unowned_paths(snapshot: DirectorySnapshot, limit: int = 20) -> list[str]:
     shown = ", ".join(unowned[:limit]) + (f" and {len(unowned) - limit} more" if len(unowned) > limit else "")
     return [
         f"{len(unowned)} group(s) sit at a path an older group id owns, so their members get no token for it: {shown}"
+    ]
+
+
+def _unowned_names(snapshot: DirectorySnapshot, limit: int = 20) -> list[str]:
+    """Accounts whose username or e-mail an older account owns (or two accounts contest): they get no
+    grant on that name. Expected after a user was deleted and a new account took the name; to hand the
+    name over deliberately: `clearance acl-sync --once --release user:<name>`."""
+    unowned = sorted(
+        f"{name} ({user.id})"
+        for user in snapshot.users.values()
+        for name in names_of(user)
+        if snapshot.names.get(name) != user.id
+    )
+    if not unowned:
+        return []
+    shown = ", ".join(unowned[:limit]) + (f" and {len(unowned) - limit} more" if len(unowned) > limit else "")
+    return [
+        f"{len(unowned)} account name(s) belong to an older account (or to no one, when two accounts held the "
+        f"name at once), so these accounts get no grant on them: {shown}; to hand a name to the account that "
+        "holds it now, run `clearance acl-sync --once --release <name>`"
+    ]
+
+
+def _releases(previous: DirectorySnapshot | None, snapshot: DirectorySnapshot, release: tuple[str, ...]) -> list[str]:
+    """What each `--release` did, for the report (the operator's hand-over is on record)."""
+    notes = []
+    for token in release:
+        if token.startswith("group:"):
+            path = token.removeprefix("group:")
+            before = previous.bindings.get(path) if previous else None
+            after = snapshot.bindings.get(path)
+        else:
+            before = previous.names.get(token) if previous else None
+            after = snapshot.names.get(token)
+        notes.append(f"released {token}: bound to {before or 'nobody'} before, to {after or 'nobody'} now")
+    return notes
+
+
+def _issuer_change(previous: DirectorySnapshot | None, snapshot: DirectorySnapshot) -> list[str]:
+    if previous is None or previous.issuer is None or previous.issuer == snapshot.issuer:
+        return []
+    return [
+        f"the directory now answers for issuer {snapshot.issuer} instead of {previous.issuer}: names and group "
+        "paths stay bound to the ids the old directory gave them; if this is another IdP, remove the snapshot "
+        "to start over"
     ]
 
 

@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures["full_sync_directory_s"] = round(full.directory_seconds, 2)
             figures["full_sync_sources_s"] = round(full.sources_seconds, 2)
             figures["full_sync_requests"] = len(server.requests)
-            figures["snapshot_bytes"] = settings.directory_snapshot_path.stat().st_size
+            figures["snapshot_bytes"] = settings.paths.directory_snapshot.stat().st_size
 
             nochange = sync_once(settings, typed, options)
             assert nochange.outcome == "ok"

@@ -81,6 +81,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             index.close()
         notes = binding.changes
+    notes = (*manifest.warnings, *notes)
     if notes:
         report = replace(report, notes=(*report.notes, *notes))
     if args.json:

@@ -20,6 +20,7 @@ from access_index.errors import ClearanceError
 from access_index.index import ChunkIndex
 from access_index.settings import Settings
 from access_index.storage import open_storage
+from acl_sync.directory_source import directory_issuer
 from acl_sync.scheduler import SyncScheduler
 from acl_sync.sync import SyncOptions
 from retrieval import health, routes
@@ -68,6 +69,9 @@ def create_app(
     verifier = build_verifier(settings)
     agents = load_agent_policies(settings.agent_policy_file, settings.unknown_agent_policy)
     directory_required = settings.uses_keycloak or settings.directory_file is not None
+    issuer = directory_issuer(settings)  # ConfigError: a directory file that names no issuer among several
+    if issuer is not None and issuer not in settings.trusted_issuers:
+        log.warning("the directory answers for issuer %s, which is not trusted here: it answers no request", issuer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,7 +92,7 @@ def create_app(
                 settings=settings,
                 verifier=verifier,
                 agents=agents,
-                directory=DirectoryPolicy(store, directory_required, settings.directory_max_age),
+                directory=DirectoryPolicy(store, directory_required, settings.directory_max_age, issuer),
                 subject_limiter=RateLimiter(settings.rate_limit_per_minute, "subject"),
                 agent_limiter=RateLimiter(settings.agent_rate_limit_per_minute, "agent"),
                 audit=AuditLog(settings.paths.audit_dir),

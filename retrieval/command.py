@@ -34,8 +34,12 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_token(args: argparse.Namespace, settings: Settings) -> int:
     """Print a dev-issuer token (refused unless CLEARANCE_DEV_MODE)."""
-    from retrieval.dev_issuer import mint_token
+    from retrieval.dev_issuer import mint_token, role_claim
 
+    for role in args.role:
+        warning = role_claim(role)[2]
+        if warning:
+            print(f"clearance token: {warning}", file=sys.stderr)
     token = mint_token(
         settings,
         user=args.user,

@@ -16,12 +16,11 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
-from access_index.errors import ConfigError
-from access_index.principals import parse_principal
-from access_index.settings import Settings
+from access_index.errors import ConfigError, PrincipalError
+from access_index.principals import ROLE_PREFIXES, Principal, decode_name, encode_name, parse_principal, role_key
+from access_index.settings import DEV_ISSUER, Settings
 from retrieval.tokens import StaticKeys, TrustedIssuer
 
-DEV_ISSUER = "urn:clearance:dev-issuer"
 DEV_AUDIENCE = "clearance"
 DEV_AGENT = "clearance-cli"
 ALGORITHM = "ES256"
@@ -52,6 +51,22 @@ def dev_issuer(settings: Settings) -> tuple[TrustedIssuer, StaticKeys]:
     return trusted, StaticKeys(KeySet.import_key_set({"keys": [public]}))
 
 
+def role_claim(value: str) -> tuple[str | None, str, str | None]:
+    """A `--role` value → (client id or None for a realm role, raw role name, warning or None).
+
+    `auditor` is a realm role as the IAM names it; `role:<name>` and `client-role:<client_id>/<name>` are
+    principals (a '/' or '%' inside a name percent-encoded); `crm/reader`, the old spelling of a client
+    role, is read as `client-role:crm/reader` with a warning."""
+    principal = _parsed(role_key(value))
+    warning = None
+    if not value.startswith(ROLE_PREFIXES) and "/" in value:
+        warning = f"--role {value!r} is the old spelling of {str(principal)!r}: write that"
+    if principal.kind == "role":
+        return None, decode_name(value, principal.name), warning
+    client, _, name = principal.name.partition("/")
+    return decode_name(value, client), decode_name(value, name), warning
+
+
 def mint_token(
     settings: Settings,
     user: str,
@@ -61,7 +76,7 @@ def mint_token(
     agent: str | None = None,
     ttl: int = 3600,
 ) -> str:
-    """A signed dev token; refused (ConfigError) unless dev mode is on."""
+    """A signed dev token; refused (ConfigError) unless dev mode is on. `roles` as `role_claim` reads them."""
     if not settings.dev_mode:
         raise ConfigError(
             "clearance token mints development tokens and is refused unless CLEARANCE_DEV_MODE=true "
@@ -70,16 +85,17 @@ def mint_token(
     if not 1 <= ttl <= 86400:
         raise ConfigError("--ttl must be between 1 and 86400 seconds")
     for group in groups:
-        parse_principal(f"group:{group}")
-    parse_principal(f"user:{user}")
+        _parsed(f"group:{group}")
+    _parsed(f"user:{encode_name(user)}")
     key = load_or_create_key(settings)
     now = int(time.time())
-    realm_roles = [role for role in roles if "/" not in role]
+    realm_roles: list[str] = []
     client_roles: dict[str, dict[str, list[str]]] = {}
     for role in roles:
-        parse_principal(f"role:{role}")
-        client, slash, name = role.partition("/")
-        if slash:
+        client, name, _ = role_claim(role)
+        if client is None:
+            realm_roles.append(name)
+        else:
             client_roles.setdefault(client, {"roles": []})["roles"].append(name)
     claims: dict[str, Any] = {
         "iss": DEV_ISSUER,
@@ -100,3 +116,10 @@ def mint_token(
     if tenant:
         claims["tenant"] = tenant
     return jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=[ALGORITHM])
+
+
+def _parsed(value: str) -> Principal:
+    try:
+        return parse_principal(value)
+    except PrincipalError as error:
+        raise ConfigError(f"clearance token: {error}") from None

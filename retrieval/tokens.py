@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hashlib
 import json
 import logging
+import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import httpx
 from joserfc import jwt
@@ -44,6 +45,11 @@ MAX_JWKS_BYTES = 1_000_000
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 4096
 CACHE_MAX_TOKEN_BYTES = 8192  # large (many-group) tokens are verified every time rather than held in memory
+# Claims nest a few levels (resource_access, an `act` chain of at most caller.MAX_ACTORS): deeper JSON is
+# refused. Integers past MAX_INT_DIGITS are no time, id or count any claim carries.
+MAX_JSON_DEPTH = 64
+MAX_INT_DIGITS = 64
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 PublicKey = RSAKey | ECKey | OKPKey
 log = logging.getLogger("clearance.identity")
@@ -219,7 +225,7 @@ class TokenVerifier:
             raise InvalidTokenError("algorithm", "token algorithm does not match its key")
         try:
             verified = jwt.decode(token, key, algorithms=[algorithm])
-        except JoseError as error:
+        except (JoseError, ValueError, TypeError) as error:
             raise InvalidTokenError("signature", "token signature does not verify") from error
         _check_claims(verified.claims, trusted, now)
         return VerifiedToken(issuer=trusted, algorithm=algorithm, claims=verified.claims)
@@ -227,7 +233,7 @@ class TokenVerifier:
 
 def _check_claims(claims: Mapping[str, Any], trusted: TrustedIssuer, now: float) -> None:
     exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
+    if not _is_time(exp):
         raise InvalidTokenError("claims", "token has no numeric exp claim")
     if now > float(exp) + LEEWAY_SECONDS:
         raise InvalidTokenError("expired", "token expired")
@@ -235,7 +241,7 @@ def _check_claims(claims: Mapping[str, Any], trusted: TrustedIssuer, now: float)
         value = claims.get(name)
         if value is None:
             continue
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        if not _is_time(value):
             raise InvalidTokenError("claims", f"token {name} claim is not a number")
         if float(value) > now + LEEWAY_SECONDS:
             raise InvalidTokenError("not_yet_valid", "token not valid yet")
@@ -248,25 +254,81 @@ def _check_claims(claims: Mapping[str, Any], trusted: TrustedIssuer, now: float)
         raise InvalidTokenError("claims", "token has no subject (sub)")
 
 
+def _is_time(value: object) -> TypeGuard[int | float]:
+    """A NumericDate: a finite int or float (a bool is no time, NaN and infinity never come)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and payload, decoded only to choose the issuer and key; nothing is trusted before verification."""
+    """Header and payload, decoded only to choose the issuer and key; nothing is trusted before verification.
+
+    Any shape of garbage is an InvalidTokenError (401): bad base64url, bytes that are not UTF-8, JSON that
+    is not an object, nests deeper than MAX_JSON_DEPTH (a payload nesting 2,000 deep made the parser recurse
+    into a RecursionError: 500), or holds NaN, Infinity or a number too large for a float (an `exp` that
+    never comes)."""
     parts = token.split(".")
     if len(parts) != 3 or not all(parts):
         raise InvalidTokenError("malformed", "token is not a signed JWT (header.payload.signature)")
     try:
-        header = json.loads(_b64decode(parts[0]))
-        claims = json.loads(_b64decode(parts[1]))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise InvalidTokenError("malformed", "token is not a signed JWT (undecodable segment)") from error
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise InvalidTokenError("malformed", "token header and payload must be JSON objects")
+        header = _json_object(_b64decode(parts[0]))
+        claims = _json_object(_b64decode(parts[1]))
+        _b64decode(parts[2])
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidTokenError("malformed", f"token is not a signed JWT ({error})") from error
     return header, claims
 
 
 def _b64decode(segment: str) -> bytes:
-    if not segment.isascii() or any(c in segment for c in "+/="):
-        raise ValueError("not base64url")
+    if not _BASE64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise ValueError("a segment is not base64url")
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(
+            raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int
+        )
+    except RecursionError:
+        # The C parser recurses once per level and stops at the interpreter's limit: a 401, not a 500.
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if not isinstance(value, dict):
+        raise ValueError("header and payload must be JSON objects")
+    if _nests_deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _nests_deeper_than(value: object, limit: int) -> bool:
+    """Whether parsed JSON holds arrays/objects more than `limit` levels deep (an explicit stack: this walk
+    cannot recurse into the error it guards against)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError("a number beyond the range of a float")
+    return number
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of more than {MAX_INT_DIGITS} digits")
+    return int(text)
 
 
 def _lookup(keys: KeySet, kid: str) -> PublicKey | None:

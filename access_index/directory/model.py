@@ -1,7 +1,8 @@
 """The IAM facts a directory source pulls: users, groups and roles, as frozen values.
 
-Role keys are the principal names without the `role:` prefix: `name` for a realm role,
-`client/name` for a client role (so a key maps to exactly one principal token).
+Role keys are the roles' principal tokens, `role:<name>` for a realm role and
+`client-role:<client_id>/<name>` for a client role (access_index/principals.py builds them from the raw
+IAM names), so a key is exactly the token a holder of the role gets.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class DirectoryGroup:
 
 @dataclass(frozen=True)
 class DirectoryRole:
-    """A realm (`name`) or client (`client/name`) role and the role keys it directly contains."""
+    """A realm or client role (by its principal token) and the role keys it directly contains."""
 
     key: str
     composites: frozenset[str] = frozenset()
@@ -41,7 +42,10 @@ class DirectoryRole:
 
 @dataclass(frozen=True)
 class DirectoryData:
-    """One complete pull from a directory source (Keycloak or the YAML file). Never partial."""
+    """One complete pull from a directory source (Keycloak or the YAML file). Never partial.
+
+    `issuer` is the OIDC issuer whose tokens these users carry: the directory answers for that issuer's
+    tokens only (None: not named; `serve` then reads it as the issuer its settings give the directory)."""
 
     source: str
     users: tuple[DirectoryUser, ...]
@@ -49,3 +53,7 @@ class DirectoryData:
     roles: tuple[DirectoryRole, ...]
     # Entries the source skipped because they cannot be principals safely (reported, never guessed).
     warnings: tuple[str, ...] = ()
+    issuer: str | None = None
+    # Role keys whose holders the source could not read (a name its API cannot address): for these the
+    # token's own claim of the role stands, so a deny naming the role still applies to its holders.
+    unreadable_roles: frozenset[str] = frozenset()

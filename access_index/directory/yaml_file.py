@@ -2,15 +2,21 @@
 without an IAM server. Every mistake is reported with the file, the line and the fix; nothing is guessed.
 
     version: 1
+    issuer: https://idp.acme.example/realms/acme
     groups: [{id: g-eng, path: /eng, roles: [viewer]}, {id: g-backend, path: /eng/backend}]
-    roles:  [{name: auditor, composites: [viewer]}, {name: crm/reader}]
+    roles:  [{name: auditor, composites: [viewer, "client-role:crm/reader"]}, {name: "client-role:crm/reader"}]
     users:  [{username: alice, email: alice@acme.example, enabled: true, groups: [g-backend], roles: [auditor]}]
 
-A group's parent is the group whose path is its path's parent; a user's id defaults to its username.
+`issuer` is the OIDC issuer whose tokens these users carry (optional when exactly one issuer is trusted:
+acl_sync/file_source.py then supplies it). A group's parent is the group whose path is its path's parent;
+a user's id defaults to its username. A role is named as the IAM names it (`auditor`: a realm role) or by
+its principal (`role:<name>`, `client-role:<client_id>/<name>`); `crm/reader`, the old spelling of a
+client role, is still read as `client-role:crm/reader`, with a warning in the sync report.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +24,9 @@ import yaml
 
 from access_index.directory.model import DirectoryData, DirectoryGroup, DirectoryRole, DirectoryUser
 from access_index.errors import DirectoryError, PrincipalError
-from access_index.principals import parse_principal
+from access_index.principals import ROLE_PREFIXES, Principal, parse_principal, role_key
 
-_TOP_KEYS = {"version", "groups", "roles", "users"}
+_TOP_KEYS = {"version", "issuer", "groups", "roles", "users"}
 _GROUP_KEYS = {"id", "path", "roles"}
 _ROLE_KEYS = {"name", "composites"}
 _USER_KEYS = {"id", "username", "email", "enabled", "groups", "roles"}
@@ -65,6 +71,7 @@ def load_directory_file(path: Path) -> DirectoryData:
 class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.warnings: list[str] = []
 
     def fail(self, line: int, problem: str, fix: str) -> DirectoryError:
         return DirectoryError(f"{self.path}:{line}: {problem}: {fix}")
@@ -75,17 +82,25 @@ class _Reader:
         self.keys(body, _TOP_KEYS, "the top level")
         if body.get("version") != 1:
             raise self.fail(body.line, f"version is {body.get('version')!r}", "write `version: 1`")
+        issuer = body.get("issuer")
+        if issuer is not None and (not isinstance(issuer, str) or not issuer.strip() or issuer != issuer.strip()):
+            raise self.fail(body.line, f"issuer {issuer!r} is not an issuer URL", "write `issuer: <the tokens' iss>`")
         groups = self.groups(self.items(body, "groups"))
         roles = [self.role(item) for item in self.items(body, "roles")]
         users = [self.user(item, groups) for item in self.items(body, "users")]
         seen_names: dict[str, int] = {}
         for item, user in zip(self.items(body, "users"), users, strict=True):
-            for identifier in (user.username.lower(), user.id):
+            for identifier in (str(Principal.user(user.username)), f"id {user.id}"):
                 if identifier in seen_names and seen_names[identifier] != item.line:
                     raise self.fail(item.line, f"user {identifier!r} is listed twice", "merge the two entries")
                 seen_names[identifier] = item.line
         return DirectoryData(
-            source=f"file:{self.path}", users=tuple(users), groups=tuple(groups.values()), roles=tuple(roles)
+            source=f"file:{self.path}",
+            users=tuple(users),
+            groups=tuple(groups.values()),
+            roles=tuple(roles),
+            warnings=tuple(self.warnings),
+            issuer=issuer,
         )
 
     def items(self, body: _Mapping, key: str) -> list[_Mapping]:
@@ -115,16 +130,29 @@ class _Reader:
         return value
 
     def role_keys(self, item: _Mapping, key: str) -> frozenset[str]:
-        names = self.texts(item, key)
-        for name in names:
-            self.check_principal(item, f"role:{name}", "a role is `name` or `client/name`")
-        return frozenset(names)
+        return frozenset(self.role_key(item, name) for name in self.texts(item, key))
+
+    def role_key(self, item: _Mapping, name: str) -> str:
+        """A role's principal token: `name` is a realm role's IAM name, or a `role:`/`client-role:` token."""
+        fix = "name a realm role as the IAM does (`auditor`) or write `role:<name>` / `client-role:<client>/<name>`"
+        key = self.check_principal(item, role_key(name), fix)
+        if not name.startswith(ROLE_PREFIXES) and "/" in name:
+            self.warnings.append(
+                f"{self.path}:{item.line}: role {name!r} is the old spelling of the client role {key!r}: write that"
+            )
+        return key
 
     def check_principal(self, item: _Mapping, token: str, fix: str) -> str:
         try:
             return str(parse_principal(token))
         except PrincipalError as error:
             raise self.fail(item.line, error.reason + f" in {token!r}", fix) from error
+
+    def check(self, item: _Mapping, build: Callable[[], Principal], what: str, fix: str) -> None:
+        try:
+            build()
+        except PrincipalError as error:
+            raise self.fail(item.line, f"{what}: {error.reason}", fix) from error
 
     def groups(self, items: list[_Mapping]) -> dict[str, DirectoryGroup]:
         by_path: dict[str, tuple[str, _Mapping]] = {}
@@ -155,19 +183,18 @@ class _Reader:
 
     def role(self, item: _Mapping) -> DirectoryRole:
         self.keys(item, _ROLE_KEYS, "a role")
-        name = self.text(item, "name", "a role")
-        self.check_principal(item, f"role:{name}", "a role is `name` or `client/name`")
-        return DirectoryRole(name, self.role_keys(item, "composites"))
+        return DirectoryRole(self.role_key(item, self.text(item, "name", "a role")), self.role_keys(item, "composites"))
 
     def user(self, item: _Mapping, groups: dict[str, DirectoryGroup]) -> DirectoryUser:
         self.keys(item, _USER_KEYS, "a user")
         username = self.text(item, "username", "a user")
-        self.check_principal(item, f"user:{username}", "use a username without spaces, ',' or ';'")
+        fix = "use a username of plain characters, without spaces, ',' or ';'"
+        self.check(item, lambda: Principal.user(username), f"username {username!r}", fix)
         email = item.get("email")
         if email is not None:
-            if not isinstance(email, str) or "@" not in email:
+            if not isinstance(email, str):
                 raise self.fail(item.line, f"email {email!r} is not an address", "write `email: name@example.org`")
-            self.check_principal(item, f"user:{email}", "use a plain e-mail address")
+            self.check(item, lambda: Principal.email(email), f"email {email!r}", "write `email: name@example.org`")
         enabled = item.get("enabled", True)
         if not isinstance(enabled, bool):
             raise self.fail(item.line, f"enabled is {enabled!r}", "write `enabled: true` or `enabled: false`")

@@ -99,3 +99,30 @@ def test_cli_usage_error_exits_2() -> None:
     with pytest.raises(SystemExit) as exit_code:
         main(["ingest", "docs/"])  # --acl is required
     assert exit_code.value.code == 2
+
+
+def test_the_keycloak_directorys_issuer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLEARANCE_KEYCLOAK_ISSUER, by default <URL>/realms/<REALM>: the issuer the directory answers for."""
+    for name, value in {
+        "URL": "http://keycloak:8080/",
+        "REALM": "acme",
+        "CLIENT_ID": "clearance-sync",
+        "CLIENT_SECRET": "s",
+    }.items():
+        monkeypatch.setenv(f"CLEARANCE_KEYCLOAK_{name}", value)
+    assert load_settings().keycloak_realm_issuer == "http://keycloak:8080/realms/acme"
+    monkeypatch.setenv("CLEARANCE_KEYCLOAK_ISSUER", "https://sso.acme.example/realms/acme")
+    assert load_settings().keycloak_realm_issuer == "https://sso.acme.example/realms/acme"
+    for name in ("URL", "REALM", "CLIENT_ID", "CLIENT_SECRET"):
+        monkeypatch.delenv(f"CLEARANCE_KEYCLOAK_{name}")
+    with pytest.raises(ConfigError, match="CLEARANCE_KEYCLOAK_ISSUER"):
+        load_settings()
+
+
+def test_trusted_issuers_include_the_dev_issuer_in_dev_mode_only() -> None:
+    issuers = [{"issuer": "https://idp.example/realms/a", "audience": "c"}]
+    assert load_settings(oidc_issuers=issuers).trusted_issuers == ["https://idp.example/realms/a"]
+    assert load_settings(oidc_issuers=issuers, dev_mode=True).trusted_issuers == [
+        "https://idp.example/realms/a",
+        "urn:clearance:dev-issuer",
+    ]

@@ -80,3 +80,44 @@ def test_index_held_by_serve_still_syncs_the_directory(
     out, err = capsys.readouterr()
     assert json.loads(out)["directory"]["snapshot_version"] == 1
     assert "in-process sync" in err
+
+
+def test_release_hands_a_name_over_on_record_and_only_with_once(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    keycloak: FakeKeycloak,
+    realm: Realm,
+    data_dir: Path,
+) -> None:
+    configure(monkeypatch, keycloak, data_dir)
+    assert main(["acl-sync", "--once"]) == 0
+    keycloak.realm.delete_user(realm.alice)
+    assert main(["acl-sync", "--once"]) == 0
+    new_alice = keycloak.realm.add_user("alice", "alice@acme.example")
+    capsys.readouterr()
+    assert main(["acl-sync", "--once"]) == 0
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert any(f"user:alice ({new_alice})" in w and "--release" in w for w in warnings)
+    assert main(["acl-sync", "--once", "--release", "user:Alice"]) == 0  # compared as principals are
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert f"released user:alice: bound to {realm.alice} before, to {new_alice} now" in warnings
+    assert not any("belong to an older account" in w and "user:alice" in w for w in warnings)
+    # Refused as usage errors: without --once, and for what is no name or path.
+    assert main(["acl-sync", "--interval", "5", "--release", "user:alice"]) == 2
+    assert main(["acl-sync", "--once", "--release", "role:admin"]) == 2
+    assert main(["acl-sync", "--once", "--release", "user:\u212aate"]) == 2
+    assert "--release" in capsys.readouterr().err
+
+
+def test_a_directory_file_without_issuer_among_several_issuers_stops_acl_sync(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    directory = tmp_path / "directory.yaml"
+    directory.write_text("version: 1\nusers:\n  - {username: alice}\n")
+    monkeypatch.setenv("CLEARANCE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("CLEARANCE_DIRECTORY_FILE", str(directory))
+    monkeypatch.setenv("CLEARANCE_DEV_MODE", "true")
+    monkeypatch.setenv("CLEARANCE_OIDC_ISSUERS", '[{"issuer": "https://idp.example/realms/a", "audience": "c"}]')
+    assert main(["acl-sync", "--once"]) == 2
+    err = capsys.readouterr().err
+    assert str(directory) in err and "add `issuer:" in err and "urn:clearance:dev-issuer" in err

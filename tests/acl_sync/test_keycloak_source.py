@@ -16,6 +16,7 @@ from tests.support.fake_keycloak import FakeKeycloak, Fault
 
 def test_pull_reads_users_groups_and_memberships(keycloak: FakeKeycloak, realm: Realm) -> None:
     data = source_for(keycloak).pull()
+    assert data.issuer == keycloak.issuer  # <URL>/realms/<REALM>, as the realm's tokens carry it
     users = {user.username: user for user in data.users}
     assert users.keys() == {"alice", "bob", "carol"}  # service accounts are not listed, as in Keycloak
     assert users["alice"].group_ids == {realm.backend}
@@ -56,14 +57,16 @@ def test_roles_direct_through_groups_composite_and_client(keycloak: FakeKeycloak
     r.add_composite(auditor, viewer)
     r.add_composite(viewer, reader)
     r.map_group_role(realm.eng, auditor)
-    slash = r.add_realm_role("crm/reader")  # would collide with the client role's token: skipped
+    slash = r.add_realm_role("crm/reader")  # a realm role named like client crm's role: another principal
     r.map_user_role(realm.bob, slash)
     data = source_for(keycloak).pull()
     snapshot = build_snapshot(data, None)
     alice = snapshot.resolve("alice", None).tokens
-    assert {"role:auditor", "role:viewer", "role:crm/reader", "role:default-roles-acme"} <= alice
-    assert "role:crm/reader" not in snapshot.resolve("bob", None).tokens
-    assert any("crm/reader" in warning for warning in data.warnings)
+    assert {"role:auditor", "role:viewer", "client-role:crm/reader", "role:default-roles-acme"} <= alice
+    assert "role:crm%2Freader" not in alice
+    bob = snapshot.resolve("bob", None).tokens
+    assert "role:crm%2Freader" in bob and "client-role:crm/reader" not in bob
+    assert data.warnings == ()
 
 
 def test_a_5xx_mid_pagination_fails_the_pull(keycloak: FakeKeycloak, realm: Realm) -> None:
@@ -122,7 +125,8 @@ def test_names_that_are_not_valid_principals_grant_nothing(keycloak: FakeKeycloa
     snapshot = build_snapshot(source_for(keycloak).pull(), None)
     tokens = snapshot.resolve("mallory", None).tokens
     assert tokens == {"user:mallory", "group:/eng", "role:default-roles-acme"}
-    assert snapshot.resolve(None, "mallory@acme.example;user:alice").status == "active"
+    # An e-mail that is no principal names nobody, and smuggles nothing.
+    assert snapshot.resolve(None, "mallory@acme.example;user:alice").tokens == frozenset()
     assert "user:alice" not in tokens
 
 
@@ -149,23 +153,24 @@ def test_role_members_agree_with_per_user_and_per_group_role_mappings(keycloak: 
     )
 
     def keys(mappings: dict[str, Any]) -> set[str]:
-        found = {role["name"] for role in mappings.get("realmMappings", [])}
+        found = {f"role:{role['name']}" for role in mappings.get("realmMappings", [])}
         for client_id, entry in mappings.get("clientMappings", {}).items():
-            found |= {f"{client_id}/{role['name']}" for role in entry["mappings"]}
+            found |= {f"client-role:{client_id}/{role['name']}" for role in entry["mappings"]}
         return found
 
     crm = r.client_by_client_id("crm").id
     for user in data.users:
         assert keys(admin.get_all_roles_of_user(user.id)) == set(user.roles)
     for group in data.groups:
-        direct = {role["name"] for role in admin.get_group_realm_roles(group.id)}
-        direct |= {f"crm/{role['name']}" for role in admin.get_group_client_roles(group.id, crm)}
+        direct = {f"role:{role['name']}" for role in admin.get_group_realm_roles(group.id)}
+        direct |= {f"client-role:crm/{role['name']}" for role in admin.get_group_client_roles(group.id, crm)}
         assert direct == set(group.roles)
 
 
 def test_an_unverified_email_names_nobody(keycloak: FakeKeycloak, realm: Realm) -> None:
-    """A user who sets their own e-mail to alice's must not become user:alice@acme.example."""
+    """A user who sets their own e-mail to alice's must not become email:alice@acme.example."""
     keycloak.realm.add_user("eve", "alice@acme.example", email_verified=False)
     snapshot = build_snapshot(source_for(keycloak).pull(), None)
     assert snapshot.resolve("eve", None).tokens == {"user:eve", "role:default-roles-acme"}
+    assert snapshot.resolve("alice", None).tokens >= {"user:alice", "email:alice@acme.example"}
     assert snapshot.resolve(None, "alice@acme.example").user_id == realm.alice

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,6 +147,46 @@ def test_disabled_and_deleted_users_get_403(
     assert found(app, bob) == 403
 
 
+def test_an_account_recreated_under_a_deleted_users_name_does_not_inherit_its_grants(
+    app: TestClient, keycloak: FakeKeycloak, realm: Realm, data_dir: Path, opened: ChunkIndex, embedder: HashingEmbedder
+) -> None:
+    """Observed attack: delete alice, create a new account "alice" (a new id, same e-mail): it read the old
+    account's `user:alice` documents. Grants on names are bound to the account that held them first."""
+    personal = [
+        Chunk("default", "wiki/alice.md", "wiki", 0, 1, "alice budget plan", "file:///a", allow=("user:alice",)),
+        Chunk(
+            "default",
+            "wiki/mail.md",
+            "wiki",
+            0,
+            1,
+            "mail budget plan",
+            "file:///m",
+            allow=("email:alice@acme.example",),
+        ),
+    ]
+    opened.upsert(personal, embedder.embed([c.text for c in personal]).tolist())
+    old_token = login(keycloak, "alice")
+    assert found(app, old_token) == {"wiki/backend.md", "wiki/all.md", "wiki/alice.md", "wiki/mail.md"}
+    keycloak.realm.delete_user(realm.alice)
+    assert resync(keycloak, data_dir, opened) == "ok"
+    new_alice = keycloak.realm.add_user("alice", "alice@acme.example")
+    keycloak.realm.add_member(realm.hr, new_alice)
+    report = sync_once(app_settings(keycloak, data_dir), opened, FAST)
+    assert report.outcome == "ok"
+    assert any("user:alice" in warning and "--release" in warning for warning in report.warnings)
+    new_token = login(keycloak, "alice")
+    assert found(app, new_token) == {"wiki/hr.md", "wiki/all.md"}  # her own groups, not the old account's names
+    assert found(app, old_token) == 403  # the deleted account's still-valid token
+    # The operator hands the username (only) to the new account, deliberately and on record.
+    released = sync_once(app_settings(keycloak, data_dir), opened, replace(FAST, release=("user:alice",)))
+    assert any(
+        w.startswith(f"released user:alice: bound to {realm.alice} before, to {new_alice}") for w in released.warnings
+    )
+    assert found(app, new_token) == {"wiki/hr.md", "wiki/all.md", "wiki/alice.md"}
+    assert found(app, old_token) == 403
+
+
 def test_failure_mid_pagination_keeps_the_old_snapshot(
     app: TestClient, keycloak: FakeKeycloak, realm: Realm, data_dir: Path, opened: ChunkIndex
 ) -> None:
@@ -179,7 +220,11 @@ def test_a_stale_snapshot_fails_closed(
 
 def _data_of(snapshot: DirectorySnapshot) -> DirectoryData:
     return DirectoryData(
-        snapshot.source, tuple(snapshot.users.values()), tuple(snapshot.groups.values()), tuple(snapshot.roles.values())
+        snapshot.source,
+        tuple(snapshot.users.values()),
+        tuple(snapshot.groups.values()),
+        tuple(snapshot.roles.values()),
+        issuer=snapshot.issuer,
     )
 
 

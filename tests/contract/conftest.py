@@ -1,7 +1,7 @@
 """One shared world for the contract suite: corpora ingested through the CLI, two `clearance serve` processes.
 
 Model-loading commands are few and run in parallel threads (each `clearance` run loads the real model):
-- "main": the main corpus and a second tenant, a directory file, dev mode, two OIDC issuers;
+- "main": the main corpus and a second tenant, a directory file (the first issuer's), dev mode, two OIDC issuers;
 - "lib": a corpus taken through ingest's lifecycle (dry run, updates, deletions), served with no directory;
 - `clearance inspect` over hidden-text samples, and a human (non --json) ingest summary.
 Setup failures are recorded, not raised, so each test reports the part it depends on.
@@ -138,7 +138,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     issuer, acme_issuer = OidcIssuer().start(), OidcIssuer().start()
     main_dir, lib_dir = root / "main-data", root / "lib-data"
     directory_file = root / "directory.yaml"
-    corpus.write_yaml(directory_file, corpus.DIRECTORY)
+    # The directory belongs to the first issuer (several are trusted, so the file must say which).
+    corpus.write_yaml(directory_file, {**corpus.DIRECTORY, "issuer": issuer.url})
     # The second issuer names its JWKS explicitly; the first is found through discovery.
     acme_jwks = f"{acme_issuer.url}/protocol/openid-connect/certs"
     acme_config = {**acme_issuer.config, "tenant": "acme", "jwks_uri": acme_jwks}

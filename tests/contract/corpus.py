@@ -53,7 +53,7 @@ MAIN_MANIFEST: dict[str, Any] = {
         {"paths": ["audit/**"], "allow": ["role:viewer"]},
         {"paths": ["kb/**"], "allow": ["role:basic"]},
         {"paths": ["personal/alice.md"], "allow": ["user:alice"]},
-        {"paths": ["personal/alice-mail.md"], "allow": ["user:alice.private@mail.example"]},
+        {"paths": ["personal/alice-mail.md"], "allow": ["email:alice.private@mail.example"]},
         {"paths": ["odd/**"], "allow": ["group:/ghosts", "role:ghost-role"]},
         {
             "paths": ["**/*.md", "**/*.html", "**/*.docx"],
@@ -124,7 +124,7 @@ LIB_MANIFEST: dict[str, Any] = {
     "rules": [
         {"paths": ["eng/backend/**"], "allow": ["group:/eng/backend"]},
         {"paths": ["eng/**"], "allow": ["group:/eng"]},
-        {"paths": ["crm/**"], "allow": ["role:crm/reader"]},
+        {"paths": ["crm/**"], "allow": ["client-role:crm/reader"]},
         {"paths": ["admin/**"], "allow": ["role:admin"]},
         {"paths": ["**"], "allow": ["authenticated"]},
     ],

@@ -45,14 +45,18 @@ def test_directory_user_sees_exactly_what_the_acls_allow(world: World, username:
     assert visible(world.server("main"), token_for(world, username)) == PUBLIC | extra
 
 
-def test_verified_email_is_a_user_principal(world: World) -> None:
+def test_verified_email_is_an_email_principal(world: World) -> None:
     token = token_for(world, "alice", email="alice.private@mail.example", email_verified=True)
     assert "MKALICEMAIL" in visible(world.server("main"), token)
 
 
-def test_unverified_email_is_not_a_user_principal(world: World) -> None:
+def test_unverified_email_is_not_an_email_principal(world: World) -> None:
     token = token_for(world, "eve", email="alice.private@mail.example", email_verified=False)
     assert visible(world.server("main"), token) == PUBLIC | {RESTRICTED}
+
+
+def test_a_username_shaped_like_an_email_is_not_that_email(world: World) -> None:
+    assert visible(world.server("main"), token_for(world, "alice.private@mail.example")) == PUBLIC | {RESTRICTED}
 
 
 def test_nothing_unindexed_or_unreadable_is_ever_found(world: World) -> None:
@@ -101,12 +105,22 @@ def test_acl_sync_once_succeeds(world: World) -> None:
 
 
 def test_dev_token_is_a_caller_like_any_other(world: World) -> None:
+    """The dev issuer is another issuer than the directory's: its tokens keep their own principals."""
     server = world.server("main")
-    alice = {"MKBACKEND", "MKENG", "MKAUDIT", "MKBASIC", "MKALICE"}
-    assert visible(server, world.dev_token("--user", "alice")) == PUBLIC | alice
-    # The directory decides memberships for dev tokens too.
-    forged = world.dev_token("--user", "dave", "--group", "/hr", "--role", "hr-admin")
-    assert visible(server, forged) == PUBLIC | {RESTRICTED}
+    alice = {"MKBACKEND", "MKENG", "MKAUDIT", "MKALICE"}
+    assert visible(server, world.dev_token("--user", "alice", "--group", "/eng/backend", "--role", "viewer")) == (
+        PUBLIC | alice
+    )
+    assert visible(server, world.dev_token("--user", "dave", "--group", "/hr")) == PUBLIC | {"MKHRSALARY", RESTRICTED}
+
+
+def test_the_directory_answers_only_for_its_issuers_tokens(world: World) -> None:
+    """carol is disabled and bob is in /hr in the first issuer's directory; a namesake of another issuer is
+    neither refused nor given bob's group, and the directory's own issuer still decides for its users."""
+    server = world.server("main")
+    assert visible(server, world.dev_token("--user", "carol")) == PUBLIC | {RESTRICTED}
+    assert visible(server, world.dev_token("--user", "bob")) == PUBLIC | {RESTRICTED}
+    assert search(server, token_for(world, "carol"), {"query": "salary"}).status_code == 403
 
 
 def test_tenants_are_isolated(world: World) -> None:
@@ -194,6 +208,7 @@ LIB_PUBLIC = set(corpus.LIB_PUBLIC_AFTER)
         pytest.param({"realm_access": {"roles": ["reader"]}}, set(), id="realm role is not a client role"),
         pytest.param({"realm_access": {"roles": ["admin"]}}, {"MKLADMIN"}, id="realm role"),
         pytest.param({"resource_access": {"crm": {"roles": ["admin"]}}}, set(), id="client role is not a realm role"),
+        pytest.param({"realm_access": {"roles": ["crm/reader"]}}, set(), id="realm role crm/reader is no client role"),
     ],
 )
 def test_token_memberships_without_directory(world: World, claims: dict[str, Any], extra: set[str]) -> None:

@@ -41,14 +41,19 @@ def directory(synced_at: datetime | None = None) -> DirectorySnapshot:
     data = DirectoryData(
         source="test",
         users=(
-            DirectoryUser("u-1", "alice", "alice@acme.example", True, frozenset({"g-backend"}), frozenset({"auditor"})),
+            DirectoryUser(
+                "u-1", "alice", "alice@acme.example", True, frozenset({"g-backend"}), frozenset({"role:auditor"})
+            ),
             DirectoryUser("u-2", "bob", "bob@acme.example", False, frozenset({"g-eng"})),
         ),
         groups=(
             DirectoryGroup("g-eng", "/eng"),
-            DirectoryGroup("g-backend", "/eng/backend", parent_id="g-eng", roles=frozenset({"app/deployer"})),
+            DirectoryGroup(
+                "g-backend", "/eng/backend", parent_id="g-eng", roles=frozenset({"client-role:app/deployer"})
+            ),
         ),
-        roles=(DirectoryRole("auditor", frozenset({"viewer"})),),
+        roles=(DirectoryRole("role:auditor", frozenset({"role:viewer"})),),
+        issuer=ISSUER.issuer,
     )
     return build_snapshot(data, None, now=synced_at or datetime.now(UTC))
 
@@ -69,19 +74,19 @@ def test_token_claims_become_principals_with_group_ancestors_and_client_roles() 
     assert identity.caller.tokens == {
         "authenticated",
         "user:alice",
-        "user:alice@acme.example",
+        "email:alice@acme.example",
         "group:/eng/backend/api",
         "group:/eng/backend",
         "group:/eng",
         "role:auditor",
-        "role:crm/reader",
+        "client-role:crm/reader",
     }
     assert identity.agents == ("assistant",)
 
 
 def test_unverified_email_grants_nothing() -> None:
     identity = identify(token(email="ceo@acme.example", email_verified=False), NO_DIRECTORY, "default")
-    assert "user:ceo@acme.example" not in identity.caller.tokens
+    assert not {"user:ceo@acme.example", "email:ceo@acme.example"} & identity.caller.tokens
 
 
 def test_malformed_principal_claims_are_dropped_not_fatal() -> None:
@@ -107,7 +112,7 @@ def test_directory_is_authoritative_for_memberships() -> None:
     # The token claims /hr and admin; the directory says otherwise and wins.
     identity = identify(token(groups=["/hr"], realm_access={"roles": ["admin"]}), policy, "d")
     assert "group:/hr" not in identity.caller.tokens and "role:admin" not in identity.caller.tokens
-    assert {"group:/eng/backend", "group:/eng", "role:auditor", "role:viewer", "role:app/deployer"} <= (
+    assert {"group:/eng/backend", "group:/eng", "role:auditor", "role:viewer", "client-role:app/deployer"} <= (
         identity.caller.tokens
     )
 
@@ -121,7 +126,9 @@ def test_disabled_user_is_refused() -> None:
 def test_unknown_user_keeps_only_own_principals() -> None:
     policy = DirectoryPolicy(FixedStore(directory()), required=True, max_age_seconds=3600)
     identity = identify(
-        token(preferred_username="mallory", groups=["/eng"], realm_access={"roles": ["auditor"]}), policy, "d"
+        token(sub="u-77", preferred_username="mallory", groups=["/eng"], realm_access={"roles": ["auditor"]}),
+        policy,
+        "d",
     )
     assert identity.caller.tokens == {"authenticated", "user:mallory"}
 
@@ -143,3 +150,40 @@ def test_a_caller_in_a_thousand_groups_is_resolved_quickly() -> None:
     elapsed = time.perf_counter() - started
     assert len([t for t in identity.caller.tokens if t.startswith("group:")]) == 1000 + 20 + 1
     assert elapsed < 0.5
+
+
+def test_a_role_the_directory_could_not_read_stands_as_the_token_claims_it() -> None:
+    """Keycloak would not address the role by name: its holders are unknown to the sync, so the token's own
+    claim of that role counts (a deny naming it must still apply); no other token role does."""
+    base = directory()
+    snapshot = build_snapshot(
+        DirectoryData(
+            "test",
+            tuple(base.users.values()),
+            tuple(base.groups.values()),
+            (),
+            issuer=ISSUER.issuer,
+            unreadable_roles=frozenset({"role:a#b"}),
+        ),
+        None,
+    )
+    policy = DirectoryPolicy(FixedStore(snapshot), required=True, max_age_seconds=3600)
+    identity = identify(token(realm_access={"roles": ["a#b", "admin"]}), policy, "d")
+    assert "role:a#b" in identity.caller.tokens
+    assert "role:admin" not in identity.caller.tokens
+
+
+def test_another_issuers_directory_is_never_consulted() -> None:
+    other = TrustedIssuer(issuer="https://other.example", audience="clearance", tenant="acme")
+    policy = DirectoryPolicy(FixedStore(directory()), required=True, max_age_seconds=3600, issuer=ISSUER.issuer)
+    bob = VerifiedToken(other, "RS256", {"sub": "x", "preferred_username": "bob", "groups": ["/hr"]})
+    assert identify(bob, policy, "d").caller.tokens == {"authenticated", "user:bob", "group:/hr"}
+    stale = DirectoryPolicy(FixedStore(directory(datetime.now(UTC) - timedelta(hours=2))), True, 3600, ISSUER.issuer)
+    assert identify(bob, stale, "d").directory_status is None  # its staleness is not this issuer's problem
+    with pytest.raises(DirectoryError):
+        identify(token(), stale, "d")
+    # Before the first sync, only the directory's own issuer waits.
+    unsynced = DirectoryPolicy(FixedStore(None), required=True, max_age_seconds=3600, issuer=ISSUER.issuer)
+    assert identify(bob, unsynced, "d").caller.tokens == {"authenticated", "user:bob", "group:/hr"}
+    with pytest.raises(DirectoryError):
+        identify(token(), unsynced, "d")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from joserfc import jwt
 
 from access_index.cli import main
+from retrieval.dev_issuer import load_or_create_key
 from tests.conftest import settings_for
 from tests.retrieval.conftest import add_chunks, api_client, make_chunk
 from tests.support.auth import bearer
@@ -27,8 +29,8 @@ def test_dev_tokens_work_in_dev_mode_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLEARANCE_DEV_MODE", "true")
-    alice = mint(tmp_path, capsys, "--user", "alice", "--group", "/eng/backend", "--role", "crm/reader")
-    bob = mint(tmp_path, capsys, "--user", "bob")
+    alice = mint(tmp_path, capsys, "--user", "alice", "--group", "/eng/backend", "--role", "client-role:crm/reader")
+    bob = mint(tmp_path, capsys, "--user", "bob", "--role", "role:crm%2Freader")  # the realm role "crm/reader"
     assert settings_for("memory", tmp_path).paths.dev_issuer_key.stat().st_mode & 0o077 == 0
     settings = settings_for("memory", tmp_path, dev_mode=True)
     with api_client(settings) as client:
@@ -38,7 +40,7 @@ def test_dev_tokens_work_in_dev_mode_only(
             client.app.state.services.embedder,
             [
                 make_chunk("eng/a.md", "backend notes", ["group:/eng"]),
-                make_chunk("crm/b.md", "crm notes", ["role:crm/reader"]),
+                make_chunk("crm/b.md", "crm notes", ["client-role:crm/reader"]),
             ],
         )
         found = client.post("/v1/search", json={"query": "notes", "top_k": 5}, headers=bearer(alice))
@@ -46,6 +48,22 @@ def test_dev_tokens_work_in_dev_mode_only(
         assert client.post("/v1/search", json={"query": "notes"}, headers=bearer(bob)).json()["results"] == []
     with api_client(settings_for("memory", tmp_path, dev_mode=False)) as client:
         assert client.post("/v1/search", json={"query": "notes"}, headers=bearer(alice)).status_code == 401
+
+
+def test_role_option_spellings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bare name is a realm role; `crm/reader`, the old spelling of a client role, is read as one, with a warning."""
+    monkeypatch.setenv("CLEARANCE_DEV_MODE", "true")
+    roles = ["auditor", "role:50%25", "client-role:a%2Fb/r%2Fs", "crm/reader"]
+    assert main(["--data-dir", str(tmp_path), "token", "--user", "a", *(f"--role={r}" for r in roles)]) == 0
+    out = capsys.readouterr()
+    key = load_or_create_key(settings_for("memory", tmp_path, dev_mode=True))
+    claims = jwt.decode(out.out.strip(), key).claims
+    assert claims["realm_access"] == {"roles": ["auditor", "50%"]}
+    assert claims["resource_access"] == {"a/b": {"roles": ["r/s"]}, "crm": {"roles": ["reader"]}}
+    assert "'crm/reader' is the old spelling of 'client-role:crm/reader'" in out.err
+    assert main(["--data-dir", str(tmp_path), "token", "--user", "a", "--role", "role:a/b"]) == 2
 
 
 def test_dev_mode_refuses_non_loopback_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

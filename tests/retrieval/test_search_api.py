@@ -255,6 +255,7 @@ def test_directory_disabled_user_403_and_stale_directory_503(tmp_path: Path, iss
         users=(DirectoryUser("u1", "alice", None, True, frozenset({"g1"})), DirectoryUser("u2", "bob", None, False)),
         groups=(DirectoryGroup("g1", "/eng"),),
         roles=(),
+        issuer=issuer.url,
     )
 
     class Store:

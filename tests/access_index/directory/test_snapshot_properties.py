@@ -89,7 +89,7 @@ def test_group_tokens_name_only_paths_owned_by_the_callers_lineage(
 
 
 @given(st.sampled_from(["disabled", "deleted", "unknown"]))
-def test_non_active_callers_hold_nothing(status: str) -> None:
+def test_non_active_callers_hold_no_group_or_role(status: str) -> None:
     user = DirectoryUser("u1", "alice", "a@x.example", status != "disabled", frozenset({"g"}))
     first = build_snapshot(DirectoryData("p", (user,), (DirectoryGroup("g", "/g"),), ()), None)
     users = () if status == "deleted" else (user,)
@@ -97,4 +97,36 @@ def test_non_active_callers_hold_nothing(status: str) -> None:
     name = "nobody" if status == "unknown" else "alice"
     resolution = second.resolve(name, None)
     assert resolution.status == status
-    assert resolution.tokens == frozenset()
+    # An unknown caller keeps only its own name, which no account owns; the others hold nothing.
+    assert resolution.tokens == (frozenset({"user:nobody"}) if status == "unknown" else frozenset())
+
+
+USERNAMES = ["ann", "Ann", "bob", "\u212aate", "kate", "straße", "strasse"]
+ACCOUNT = st.tuples(
+    st.integers(0, 9), st.sampled_from(USERNAMES), st.sampled_from([None, "a@x.example", "b@x.example"])
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(ACCOUNT, max_size=5), min_size=1, max_size=8))
+def test_a_name_once_bound_stays_with_its_account_and_never_reaches_another(
+    pulls: list[list[tuple[int, str, str | None]]],
+) -> None:
+    """Accounts come and go (ids re-used only by the same account): a user:/email: name, once bound, never
+    changes owner, and a caller only ever holds names bound to its own id."""
+    previous: DirectorySnapshot | None = None
+    for pull in pulls:
+        accounts = {f"u{i}": DirectoryUser(f"u{i}", name, mail, True) for i, name, mail in pull}
+        snapshot = build_snapshot(DirectoryData("p", tuple(accounts.values()), (), ()), previous)
+        if previous is not None:
+            assert all(snapshot.names.get(name) == owner for name, owner in previous.names.items())
+            assert previous.contested <= snapshot.contested
+        for user in accounts.values():
+            resolution = snapshot.resolve(user.username, user.email, subject=user.id)
+            names = {t for t in resolution.tokens if t.startswith(("user:", "email:"))}
+            assert all(snapshot.names.get(name) == user.id for name in names)
+        for name in USERNAMES:
+            resolution = snapshot.resolve(name, None)
+            if resolution.status == "unknown":
+                assert all(snapshot.is_free(token) for token in resolution.tokens)
+        previous = snapshot

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,21 +24,63 @@ from tests.conftest import settings_for
 
 DATA = DirectoryData(
     "test",
-    (DirectoryUser("u1", "alice", "a@x.example", True, frozenset({"g2"}), frozenset({"r"})),),
-    (DirectoryGroup("g1", "/eng"), DirectoryGroup("g2", "/eng/be", "g1", frozenset({"crm/x"}))),
-    (DirectoryRole("r", frozenset({"s"})),),
+    (DirectoryUser("u1", "alice", "a@x.example", True, frozenset({"g2"}), frozenset({"role:r"})),),
+    (DirectoryGroup("g1", "/eng"), DirectoryGroup("g2", "/eng/be", "g1", frozenset({"client-role:crm/x"}))),
+    (DirectoryRole("role:r", frozenset({"role:s"})),),
+    issuer="https://idp.example/realms/acme",
+    unreadable_roles=frozenset({"role:a#b"}),
 )
 
 
 def test_codec_round_trip() -> None:
     snapshot = build_snapshot(DATA, build_snapshot(DATA, None))
-    decoded = decode_snapshot(encode_snapshot(snapshot), "test")
-    assert decoded == snapshot
-    assert decoded.resolve("alice", None) == snapshot.resolve("alice", None)
+    gone = build_snapshot(replace(DATA, users=()), snapshot)  # tombstones and name bindings
+    for each in (snapshot, gone):
+        decoded = decode_snapshot(encode_snapshot(each), "test")
+        assert decoded == each
+        assert decoded.resolve("alice", None) == each.resolve("alice", None)
+    assert decode_snapshot(encode_snapshot(gone), "test").resolve("alice", None).status == "deleted"
+
+
+FORMAT_1 = {
+    "format": 1,
+    "version": 7,
+    "synced_at": "2026-01-01T00:00:00+00:00",
+    "source": "keycloak:https://idp.example/realms/acme",
+    "users": [
+        {"id": "u1", "username": "alice", "email": None, "enabled": True, "groups": ["g1"], "roles": ["crm/x", "r"]}
+    ],
+    "groups": [{"id": "g1", "path": "/eng", "parent_id": None, "roles": []}],
+    "roles": [{"key": "r", "composites": ["crm/x"]}],
+    "bindings": {"/eng": "g1"},
+    "tombstones": ["bob", "bob@acme.example"],
+}
+
+
+def test_a_format_1_snapshot_is_still_read() -> None:
+    old = decode_snapshot(json.dumps(FORMAT_1).encode(), "test")
+    assert old.issuer is None
+    assert old.resolve("alice", None).tokens == {"user:alice", "group:/eng", "role:r", "client-role:crm/x"}
+    # Its deleted users stay deleted, and their names stay out of reach of new accounts.
+    assert old.resolve("bob", None).status == "deleted"
+    assert old.resolve(None, "bob@acme.example").status == "deleted"
+    new_bob = DirectoryUser("u9", "bob", "bob@acme.example", True)
+    after = build_snapshot(replace(DATA, users=(*DATA.users, new_bob)), old)
+    assert after.issuer == DATA.issuer and after.bindings == {"/eng": "g1", "/eng/be": "g2"}
+    assert after.resolve("bob", None).user_id == "u9"
+    assert not {"user:bob", "email:bob@acme.example"} & after.resolve("bob", None).tokens
 
 
 @pytest.mark.parametrize(
-    "raw", [b"", b"{", b"[]", b'{"format": 2}', encode_snapshot(build_snapshot(DATA, None)).replace(b'"u1"', b"1")]
+    "raw",
+    [
+        b"",
+        b"{",
+        b"[]",
+        b'{"format": 3}',
+        b'{"format": 2}',
+        encode_snapshot(build_snapshot(DATA, None)).replace(b'"u1"', b"1"),
+    ],
 )
 def test_damaged_snapshot_is_an_error(raw: bytes) -> None:
     with pytest.raises(DirectoryError, match="unreadable"):

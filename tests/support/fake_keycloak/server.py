@@ -116,7 +116,10 @@ class FakeKeycloak:
         request = Request(self, method, query, form or {})
         admin_prefix = f"/admin/realms/{self.realm.name}/"
         if method in ADMIN_METHODS and path.startswith(admin_prefix):
-            parts = [unquote(p) for p in path[len(admin_prefix) :].split("/") if p]
+            # As Keycloak's JAX-RS resources read a path: split on '/', drop each segment's matrix parameters
+            # (from a raw ';'), then percent-decode it (so an encoded '/' stays inside its segment). A raw '#'
+            # or '?' never gets here: the client ended the path there.
+            parts = [unquote(p.split(";", 1)[0]) for p in path[len(admin_prefix) :].split("/") if p]
             route = ADMIN_ROUTES.get((method, parts[0] if parts else ""))
             with self.realm.lock:
                 answer = route(request, parts[1:]) if route is not None else None
