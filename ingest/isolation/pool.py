@@ -125,7 +125,10 @@ class WorkerPool:
         self.close()
 
     def _ready_worker(self) -> _Worker:
-        """The worker, once it has loaded its parsers: start-up is not charged to a file's deadline."""
+        """The worker, once it has loaded its parsers: start-up is not charged to a file's deadline. One that
+        died while idle is replaced before it is handed a file."""
+        if self._worker is not None and self._worker.process.poll() is not None:
+            self.close()
         worker = self._worker or _Worker(self.limits)
         self._worker = worker
         if worker.ready:
