@@ -5,7 +5,7 @@ whatever happens to it into one document's failure, never the run's.
   is gone is replaced at the next file.
 - The wall clock per file (CLEARANCE_PARSE_TIMEOUT_SECONDS) is enforced here, from the moment the file is
   handed over (a worker's start-up is not charged to a file): past it the worker is killed.
-- A worker that dies (SIGXCPU at its CPU limit, a crash at its memory limit) fails the file it held.
+- A worker that dies (SIGXCPU at its CPU limit, a crash, the kernel's OOM killer) fails the file it held.
 - What comes back is bounded (CLEARANCE_MAX_DOCUMENT_TEXT_MB) before it is read, and is plain JSON checked
   field by field (ingest/extraction.py), never a pickled object: a parser exploited by a hostile file
   cannot hand this process anything but text.
@@ -95,25 +95,26 @@ class WorkerPool:
             )
             size = frames.read_size(worker.stdout_fd, deadline)
             if size > self.limits.max_text_bytes:
-                self._replace()
+                self.close()
                 raise LimitExceededError(self.limits.text_reason(size))
             reply = frames.read_body(worker.stdout_fd, size, deadline)
         except TimeoutError:
-            self._replace()
+            self.close()
             raise LimitExceededError(self.limits.time_reason()) from None
         except (EOFError, BrokenPipeError):
             raise self._died() from None
         except ValueError:
-            self._replace()
+            self.close()
             raise ParseError("the parser process answered with something other than JSON") from None
         if not isinstance(reply, dict):
-            self._replace()
+            self.close()
             raise ParseError("the parser process answered with something other than a result")
         if reply.get("worn"):
-            self._replace()
+            self.close()
         return self._result(reply)
 
     def close(self) -> None:
+        """Stop the worker, if one runs; the next file starts a fresh one."""
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -148,10 +149,6 @@ class WorkerPool:
         worker.ready = True
         return worker
 
-    def _replace(self) -> None:
-        """Stop the current worker; the next file starts a fresh one."""
-        self.close()
-
     def _died(self) -> DocumentError:
         """The reason a file fails when the worker died with it."""
         assert self._worker is not None
@@ -160,14 +157,13 @@ class WorkerPool:
             code = process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             code = None
-        self._replace()
+        self.close()
         if code == -signal.SIGXCPU:
             return LimitExceededError(self.limits.time_reason() + " (CPU time)")
         if code is not None and code < 0:
-            name = signal.Signals(-code).name
-            return LimitExceededError(
-                f"the parser process died of {name}, most likely at the parse memory limit of "
-                f"{self.limits.memory_mb} MiB (CLEARANCE_PARSE_MEMORY_MB)"
+            return ParseError(
+                f"the parser process died of {signal.Signals(-code).name}: memory exhausted (the limit is "
+                f"CLEARANCE_PARSE_MEMORY_MB={self.limits.memory_mb}) or a parser crashed on this file"
             )
         return ParseError(f"the parser process ended unexpectedly (exit code {code})")
 
@@ -176,11 +172,11 @@ class WorkerPool:
             try:
                 return Extracted.from_wire(reply["ok"])
             except ValueError as error:
-                self._replace()
+                self.close()
                 raise ParseError(f"the parser process sent a malformed result ({error})") from None
         failure = reply.get("error")
         if not isinstance(failure, dict) or not isinstance(failure.get("message"), str):
-            self._replace()
+            self.close()
             raise ParseError("the parser process sent a malformed error")
         cls = _ERRORS.get(str(failure.get("code")), DocumentError)
         raise cls(failure["message"][:1000])

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from access_index.errors import DocumentError, LimitExceededError
+from access_index.errors import DocumentError, LimitExceededError, ParseError
 from ingest.extraction import extract
 from ingest.isolation import frames
 from ingest.limits import ParseLimits
@@ -46,12 +46,13 @@ def main(argv: list[str]) -> int:
     while (task := frames.read_blocking(incoming)) is not None:
         _limit_cpu(limits.timeout_seconds)
         reply = _run(task, limits)
-        worn = _peak_address_space() >= WORN_SHARE * limits.memory_bytes
-        if worn:
-            reply["worn"] = True
-        frame = frames.encode(reply)
+        worn = {"worn": True} if _peak_address_space() >= WORN_SHARE * limits.memory_bytes else {}
+        try:
+            frame = frames.encode(reply | worn)
+        except MemoryError:
+            frame = frames.encode(_error(LimitExceededError(limits.memory_reason())) | {"worn": True})
         if len(frame) > limits.max_text_bytes:
-            frame = frames.encode(_error(LimitExceededError(limits.text_reason(len(frame)))) | {"worn": worn})
+            frame = frames.encode(_error(LimitExceededError(limits.text_reason(len(frame)))) | worn)
         frames.write(outgoing, frame)
     return 0
 
@@ -60,15 +61,19 @@ def _run(task: dict[str, Any], limits: ParseLimits) -> dict[str, Any]:
     try:
         extracted = extract(Path(task["path"]), task["policy"], limits, int(task["max_file_bytes"]))
     except MemoryError:
-        return _error(LimitExceededError(limits.memory_reason())) | {"worn": True}
+        return _error(LimitExceededError(limits.memory_reason()))
     except DocumentError as error:
-        if _caused_by_memory(error):
-            return _error(LimitExceededError(limits.memory_reason())) | {"worn": True}
-        if _peak_address_space() >= WORN_SHARE * limits.memory_bytes:
+        if _caused_by_memory(error) or _peak_address_space() >= WORN_SHARE * limits.memory_bytes:
             # A parser that fails near the limit failed for want of memory, whatever it says (libxml2 reports
             # an allocation failure as a syntax error).
-            return _error(LimitExceededError(limits.memory_reason())) | {"worn": True}
+            return _error(LimitExceededError(limits.memory_reason()))
         return _error(error)
+    except Exception as error:  # a bug in a check or a parser the mapping missed: the file fails, closed
+        return _error(ParseError(f"the file could not be checked: {type(error).__name__}: {error}"[:300]))
+    text = sum(len(element.text) for element in extracted.elements)
+    text += sum(len(finding.text) for finding in extracted.findings)
+    if text > limits.max_text_bytes:  # refused before it is encoded, which would take as much again
+        return _error(LimitExceededError(limits.text_reason(text)))
     return {"ok": extracted.to_wire()}
 
 

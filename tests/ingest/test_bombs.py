@@ -162,6 +162,20 @@ def test_paragraphs_are_counted_whatever_the_prefix(
     preflight(path, ParseLimits.defaults())
 
 
+@pytest.mark.parametrize(
+    ("streams", "ascii85"),
+    [(1, False), (12, False), (1, True)],
+    ids=["one stream", "spread over twelve streams", "ASCII85 before Flate"],
+)
+def test_pdf_streams_share_one_decompression_budget(tmp_path: Path, streams: int, ascii85: bool) -> None:
+    limits = small_limits(max_decompressed_mb=64)
+    path = bombs.pdf_flate(tmp_path / "bomb.pdf", 96 * MiB, streams=streams, ascii85=ascii85)
+    with pytest.raises(LimitExceededError, match="exceeds 64 MiB decompressed"):
+        preflight(path, limits)
+    bombs.pdf_flate(path, 32 * MiB, streams=streams, ascii85=ascii85)
+    preflight(path, limits)
+
+
 def test_ordinary_files_pass_every_cheap_check(tmp_path: Path, builders: ModuleType) -> None:
     write_good(tmp_path, builders)
     rows = [("row", "amount", "note")] + [(f"item {n}", n, "fine") for n in range(20_000)]
