@@ -8,6 +8,7 @@ second run over the unchanged corpus relative to the first.
     python bench/ingest_bench.py --docs 10000 --backend onnx --no-second-run   # memory over a long run
     python bench/ingest_bench.py --docs 500 --read-only --isolation none       # what parsing in a worker costs:
     python bench/ingest_bench.py --docs 500 --read-only --isolation process    # compare these two
+    python bench/ingest_bench.py --docs 100 --overhead 3   # the same files both ways, alternated, per file
 
 `--isolation none` parses in the ingest process itself (ingest.extraction.InProcessExtractor), which ingest
 never does: it is here only to measure the worker process's cost. `--read-only` is a dry run: read, parse
@@ -41,7 +42,8 @@ from access_index.embedder import load_embedder
 from access_index.index import open_index
 from access_index.manifest import load_manifest
 from access_index.settings import Settings, load_settings
-from ingest.extraction import InProcessExtractor
+from ingest.extraction import Extractor, InProcessExtractor
+from ingest.isolation.pool import WorkerPool
 from ingest.limits import ParseLimits
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
@@ -171,19 +173,60 @@ def _rss_mib() -> float:
 
 
 def read_once(corpus: Path, data_dir: Path, isolation: str) -> dict[str, Any]:
-    """A dry run: every file read, parsed and sanitized (in a worker or in this process), nothing else."""
+    """A dry run: every file read, parsed and sanitized (in a worker or in this process), nothing else.
+
+    A first dry run over a small separate corpus loads the parsers (and starts the worker), so the measured
+    run is the steady state, per file; the warm-up's time is reported apart."""
     settings = load_settings(data_dir=data_dir)
-    job = _job(corpus, data_dir, settings, dry_run=True)
-    extractor = InProcessExtractor(job.limits) if isolation == "none" else None
-    report = run_job(job, None, None, state={}, extractor=extractor)
+    limits = ParseLimits.from_settings(settings)
+    warm_corpus = corpus.parent / "warm-up"
+    if not warm_corpus.exists():
+        generate(warm_corpus, 30, seed=11)
+    extractor: Extractor = InProcessExtractor(limits) if isolation == "none" else WorkerPool(limits)
+    try:
+        runs = [
+            run_job(_job(path, data_dir, settings, dry_run=True), None, None, state={}, extractor=extractor)
+            for path in (warm_corpus, corpus)
+        ]
+    finally:
+        if isinstance(extractor, WorkerPool):
+            extractor.close()
+    warm_up, report = runs
     stages = report.stage_seconds
     return {
         "isolation": isolation,
+        "warm_up_seconds": round(warm_up.seconds, 2),
         "seconds": round(report.seconds, 2),
         "docs_per_second": round(len(report.outcomes) / report.seconds, 1),
         "read_parse_sanitize_seconds": {stage: round(stages[stage], 2) for stage in ("hash", "parse", "sanitize")},
         "counts": report.counts,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def overhead(corpus: Path, rounds: int) -> dict[str, Any]:
+    """Per-file cost of the worker: the same files extracted in this process and through the worker pool,
+    alternately, `rounds` times after a warm-up, so that machine load hits both sides alike."""
+    limits = ParseLimits.defaults()
+    files = sorted(path for path in corpus.rglob("*") if path.is_file())
+    in_process, pool = InProcessExtractor(limits), WorkerPool(limits)
+    seconds: dict[str, list[float]] = {"none": [], "process": []}
+    try:
+        for round_number in range(rounds + 1):
+            for path in files:
+                for mode, extractor in (("none", in_process), ("process", pool)):
+                    started = time.perf_counter()
+                    extractor.extract(path, "quarantine", 100 * 1024 * 1024)
+                    if round_number:  # round 0 loads the parsers on both sides
+                        seconds[mode].append(time.perf_counter() - started)
+    finally:
+        pool.close()
+    total = {mode: sum(values) for mode, values in seconds.items()}
+    return {
+        "files": len(files),
+        "rounds": rounds,
+        "mean_ms_per_file": {mode: round(1000 * value / len(seconds[mode]), 2) for mode, value in total.items()},
+        "process_over_none": round(total["process"] / total["none"], 3),
     }
 
 
@@ -242,6 +285,7 @@ def main() -> None:
     parser.add_argument("--no-second-run", action="store_true")
     parser.add_argument("--isolation", choices=["process", "none"], default="process", help="see above")
     parser.add_argument("--read-only", action="store_true", help="a dry run: read, parse, sanitize only")
+    parser.add_argument("--overhead", type=int, metavar="ROUNDS", help="per-file cost of the worker, alternated")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     corpus, data_dir = workdir / "corpus", workdir / "data"
@@ -251,9 +295,9 @@ def main() -> None:
         started = time.perf_counter()
         formats = generate(corpus, args.docs)
         print(f"generated {args.docs} documents {formats} in {time.perf_counter() - started:.1f} s", flush=True)
-    if args.read_only:
+    if args.overhead or args.read_only:
         load = os.getloadavg()[0]
-        result = read_once(corpus, data_dir, args.isolation)
+        result = overhead(corpus, args.overhead) if args.overhead else read_once(corpus, data_dir, args.isolation)
         after = os.getloadavg()[0]
         result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} → {after:.1f}"
         print(json.dumps(result, indent=2))
