@@ -27,7 +27,9 @@ access_index/cli.py.
     └── DocumentError                    document_error        500  one file cannot be indexed (ingest reports it)
         ├── ParseError                   parse_failed          500  no text could be read from it
         ├── UndecodableError             undecodable           500  a text file in no known encoding
-        └── SanitizeError                sanitize_failed       500  its hidden-text check could not be completed
+        ├── SanitizeError                sanitize_failed       500  its hidden-text check could not be completed
+        ├── LimitExceededError           limit_exceeded        500  it would cost more than ingest's limits allow
+        └── UnsafeFileError              unsafe_file           500  its path is no longer a regular file inside the root
 
 Every class has a stable `code` (logs, metrics, problem+json bodies, the sync report use the same words),
 an HTTP `status` and a problem `title`; `public` says whether its message may be shown to an API caller
@@ -220,6 +222,21 @@ class SanitizeError(DocumentError):
     """The original file could not be checked for hidden text (corrupt, encrypted, unreadable): never indexed."""
 
     code = "sanitize_failed"
+
+
+class LimitExceededError(DocumentError):
+    """Reading the file would cost more than ingest's limits allow (a parser bomb, or just too big): too much
+    decompressed data, too many cells or paragraphs, too deep, too much memory or time. The message names the
+    limit and its setting."""
+
+    code = "limit_exceeded"
+
+
+class UnsafeFileError(DocumentError):
+    """The path no longer leads to a regular file inside the ingest root without following a link (swapped for
+    a symlink, a folder on the way replaced by one, a FIFO or device): the file is not read."""
+
+    code = "unsafe_file"
 
 
 class OfflineNlpError(ClearanceError):

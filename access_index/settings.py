@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     hidden_text_policy: Literal["quarantine", "strip"] = "quarantine"
     # Ingest refuses larger files (reported as failed, the batch goes on): a parser bomb must not stall a run.
     max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    # Each file is parsed and checked for hidden text in a worker process under these limits; a file that
+    # passes one ends as `failed` with the limit named, and the batch goes on (docs/ingest-limits.md).
+    # The parsers alone take about 1 GiB of the worker's address space.
+    parse_memory_mb: int = Field(default=3072, ge=1024)
+    parse_timeout_seconds: int = Field(default=60, ge=1)
+    max_decompressed_mb: int = Field(default=512, ge=1)
+    max_document_text_mb: int = Field(default=64, ge=1, le=2048)
 
     # Service.
     host: str = "127.0.0.1"

@@ -13,18 +13,21 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from access_index.embedder import load_embedder
+from access_index.embedder import Embedder, load_embedder
 from access_index.errors import ConfigError, DocumentError, IndexUnavailableError
 from access_index.index import ChunkIndex, index_exists, open_index
 from access_index.manifest import is_valid_tenant, load_manifest
 from access_index.settings import Settings
 from access_index.sources import check_source_name, list_sources, registry_lock, save_source
 from ingest.binding import bind, default_source_name
-from ingest.discovery import discover, own_scopes
+from ingest.discovery import FoundFile, discover, own_scopes
 from ingest.explain import explain, render
+from ingest.isolation.pool import WorkerPool
+from ingest.limits import ParseLimits
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
-from ingest.prepare import prepare_file
+from ingest.prepare import PreparedFile, prepare_file
+from ingest.reading import PrivateFolder, open_found
 from ingest.report import IngestReport, NoProgress, Progress, StreamProgress, render_summary
 from ingest.state import load_state
 
@@ -61,6 +64,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         delete_missing=bool(args.delete_missing),
         dry_run=bool(args.dry_run),
         batch_chunks=max(settings.embedding_batch_size * 4, 64),
+        limits=ParseLimits.from_settings(settings),
     )
     progress: Progress = NoProgress() if args.json and not sys.stderr.isatty() else StreamProgress()
     if job.dry_run:
@@ -113,36 +117,56 @@ def _dry_run(job: IngestJob, settings: Settings, progress: Progress) -> IngestRe
 
 
 def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
-    """One JSON line per chunk (or per quarantined document); failures on stderr, exit 1 if any."""
+    """One JSON line per chunk (or per quarantined document); failures on stderr, exit 1 if any.
+
+    Each file is read and parsed as ingest does it (ingest/prepare.py): opened once without following links,
+    parsed in a worker process under the same limits."""
     discovery = discover(own_scopes([Path(path) for path in args.paths]))
     embedder = load_embedder(settings)
     failed = 0
     for skipped in discovery.skipped:
         print(f"clearance inspect: skipped {skipped.relpath}: {skipped.reason}", file=sys.stderr)
-    for found in discovery.files:
-        document = str(found.path)
-        try:
-            # Inspect shows every finding next to the chunk it came from, removed ones with their text.
-            prepared = prepare_file(
-                found.path, settings.hidden_text_policy, settings.max_file_bytes, embedder, redact=False
-            )
-        except DocumentError as error:
-            failed += 1
-            print(f"clearance inspect: {document}: {error}", file=sys.stderr)
-            continue
-        findings = [finding.to_dict() for finding in prepared.findings]
-        if prepared.quarantined:
-            print(json.dumps({"document": document, "quarantined": True, "findings": findings}, ensure_ascii=False))
-            continue
-        for position, draft in enumerate(prepared.drafts):
-            line = {
-                "document": document,
-                "chunk_index": position,
-                "text": draft.text,
-                "findings": [dict(finding) for finding in draft.findings],
-                "section": draft.section,
-                "page": draft.page,
-            }
-            print(json.dumps(line, ensure_ascii=False))
+    with PrivateFolder() as folder, WorkerPool(ParseLimits.from_settings(settings)) as pool:
+        for found in discovery.files:
+            document = str(found.path)
+            try:
+                prepared = _inspect_one(found, folder, pool, settings, embedder)
+            except DocumentError as error:
+                failed += 1
+                print(f"clearance inspect: {document}: {error}", file=sys.stderr)
+                continue
+            except OSError as error:
+                failed += 1
+                print(f"clearance inspect: {document}: cannot read: {error.strerror or error}", file=sys.stderr)
+                continue
+            findings = [finding.to_dict() for finding in prepared.findings]
+            if prepared.quarantined:
+                line = {"document": document, "quarantined": True, "findings": findings}
+                print(json.dumps(line, ensure_ascii=False))
+                continue
+            for position, draft in enumerate(prepared.drafts):
+                line = {
+                    "document": document,
+                    "chunk_index": position,
+                    "text": draft.text,
+                    "findings": [dict(finding) for finding in draft.findings],
+                    "section": draft.section,
+                    "page": draft.page,
+                }
+                print(json.dumps(line, ensure_ascii=False))
     sys.stdout.flush()
     return 1 if failed else 0
+
+
+def _inspect_one(
+    found: FoundFile, folder: PrivateFolder, pool: WorkerPool, settings: Settings, embedder: Embedder
+) -> PreparedFile:
+    with open_found(found, settings.max_file_bytes) as opened:
+        copy = opened.copy_into(folder, settings.max_file_bytes)
+    try:
+        # Inspect shows every finding next to the chunk it came from, removed ones with their text.
+        return prepare_file(
+            copy, found.path, settings.hidden_text_policy, settings.max_file_bytes, pool, embedder, redact=False
+        )
+    finally:
+        copy.remove()

@@ -43,7 +43,10 @@ class StageTimes:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     def add(self, stage: str, started: float) -> None:
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + (time.perf_counter() - started)
+        self.record(stage, time.perf_counter() - started)
+
+    def record(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
     def shares(self) -> dict[str, float]:
         total = sum(self.seconds.values()) or 1.0

@@ -13,6 +13,7 @@ from access_index.cli import main
 from access_index.index import open_index
 from access_index.settings import load_settings
 from access_index.sources import list_sources
+from tests.fixtures import bombs
 from tests.ingest.conftest import write_every_format
 from tests.support.hashing_embedder import HashingEmbedder
 
@@ -152,3 +153,23 @@ def test_inspect_prints_one_json_line_per_chunk_and_quarantines(
     assert trap["quarantined"] is True
     assert any(finding["technique"] == "unicode_tags" for finding in trap["findings"])
     assert "text" not in trap
+
+
+def test_inspect_reads_under_the_same_limits_as_ingest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bomb the cheap checks catch, and one only the worker's time limit stops: both fail by name, and
+    inspect goes on to show the next file."""
+    folder = tmp_path / "docs"
+    bombs.xlsx_far_cell(folder / "far.xlsx")
+    bombs.docx_paragraphs(folder / "slow.docx", 150_000)
+    (folder / "plain.md").write_text("# Parking\n\nVisitors park in the orange zone.\n", encoding="utf-8")
+    monkeypatch.setenv("CLEARANCE_PARSE_TIMEOUT_SECONDS", "20")
+
+    assert main(["inspect", str(folder)]) == 1
+
+    captured = capsys.readouterr()
+    assert f"{(folder / 'far.xlsx').resolve()}: its sheets span more than 5,000,000 cells" in captured.err
+    assert f"{(folder / 'slow.docx').resolve()}: parse time limit 20 s" in captured.err
+    (line,) = [json.loads(line) for line in captured.out.splitlines()]
+    assert line["document"].endswith("plain.md")

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import pytest
 
 from access_index.index import AnyOf, Chunk, ChunkIndex, Filter, document_filter
+from ingest.extraction import InProcessExtractor
+from ingest.limits import ParseLimits
 from ingest.sanitize import SanitizedDocument
 from tests.ingest.conftest import CountingEmbedder, JobRunner, write_every_format
 
@@ -286,6 +288,8 @@ def test_incomplete_document_is_repaired(tmp_path: Path, ingest: JobRunner, inde
 def test_a_document_the_sanitizer_cannot_process_is_failed_not_indexed(
     tmp_path: Path, ingest: JobRunner, index: ChunkIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A scanner crash fails the document closed. The sanitizer is broken by a patch, so the extraction runs
+    in this process here (ingest/isolation/ runs the same `extract` in its worker)."""
     from ingest.sanitize import sanitize as real
 
     def flaky(path: Path, elements: Sequence[Any], policy: Literal["quarantine", "strip"]) -> SanitizedDocument:
@@ -293,13 +297,13 @@ def test_a_document_the_sanitizer_cannot_process_is_failed_not_indexed(
             raise RuntimeError("scanner bug")
         return real(path, elements, policy)
 
-    monkeypatch.setattr("ingest.prepare.sanitize", flaky)
+    monkeypatch.setattr("ingest.extraction.sanitize", flaky)
     root = tmp_path / "corpus"
     (root / "public").mkdir(parents=True)
     (root / "public/odd.txt").write_text("Odd file.", encoding="utf-8")
     (root / "public/fine.txt").write_text("Fine file.", encoding="utf-8")
 
-    report = ingest(root)
+    report = ingest(root, extractor=InProcessExtractor(ParseLimits.defaults()))
 
     (failed,) = [o for o in report.outcomes if o.status == "failed"]
     assert failed.document == "docs/public/odd.txt"
