@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ingest.sanitize.model import HiddenSpan
@@ -16,6 +16,11 @@ from ingest.sanitize.model import HiddenSpan
 # Shorter spans would risk cutting a visible word that happens to contain the same letters.
 MIN_MATCH_CHARS = 3
 PIECE_WORDS = 5
+# A renderer's text may lack letters the parser has (see _with_dropped_letters): at most this share more
+# letters in the parsed window, anchored on this many letters at each end, for spans at least this long.
+DROPPED_LETTERS = 0.15
+ANCHOR_CHARS = 6
+FUZZY_MIN_CHARS = 24
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,14 @@ class ElementCutter:
         start = flat.find(needle, self._cursor.get(scope, 0))
         if start < 0:
             start = flat.find(needle)
+        end = start + len(needle)
         if start < 0:
-            return SpanPlacement(span, None, 0)
+            found = _with_dropped_letters(flat, needle)
+            if found is None:
+                return SpanPlacement(span, None, 0)
+            start, end = found
         self._cursor[scope] = start
-        hits = haystack[start : start + len(needle)]
+        hits = haystack[start:end]
         chars = 0
         by_element: dict[int, tuple[int, int]] = {}
         for _, i, position in hits:
@@ -109,7 +118,7 @@ class ElementCutter:
         chars, first = 0, None
         for start in range(0, len(words), PIECE_WORDS):
             piece = " ".join(words[start : start + PIECE_WORDS])
-            part = self.cut(HiddenSpan(span.technique, span.location, piece, span.page, span.sheet))
+            part = self.cut(replace(span, text=piece))
             chars += part.chars
             first = first if first is not None else part.element_index
         return SpanPlacement(span, first, chars)
@@ -124,6 +133,28 @@ class ElementCutter:
             kept = "".join(char for char, gone in zip(text, removed, strict=True) if not gone)
             result.append(_tidy(kept))
         return result
+
+
+def _with_dropped_letters(flat: str, needle: str) -> tuple[int, int] | None:
+    """Where `needle` occurs with a few letters missing from it: a renderer drops a glyph drawn over an
+    identical one (squeezed or overprinted text) that the parser keeps. The needle must be a subsequence
+    of a window at most DROPPED_LETTERS longer (in share) that starts and ends on its first and last
+    ANCHOR_CHARS letters, so a short or ordinary span never matches loosely."""
+    if len(needle) < FUZZY_MIN_CHARS:
+        return None
+    head, tail = needle[:ANCHOR_CHARS], needle[-ANCHOR_CHARS:]
+    limit = int(len(needle) * (1 + DROPPED_LETTERS))
+    start = flat.find(head)
+    while start >= 0:
+        position, matched = start, 0
+        while position < len(flat) and position - start < limit and matched < len(needle):
+            if flat[position] == needle[matched]:
+                matched += 1
+            position += 1
+        if matched == len(needle) and flat[position - ANCHOR_CHARS : position] == tail:
+            return start, position
+        start = flat.find(head, start + 1)
+    return None
 
 
 def _tidy(text: str) -> str:

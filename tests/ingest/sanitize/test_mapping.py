@@ -17,7 +17,7 @@ def element(text: str, page: int | None = None, sheet: str | None = None) -> Nar
 
 
 def span(text: str, page: int | None = None, sheet: str | None = None) -> HiddenSpan:
-    return HiddenSpan("test", "here", text, page=page, sheet=sheet)
+    return HiddenSpan("test", "formatting", "here", text, page=page, sheet=sheet)
 
 
 def test_a_span_inside_an_element_is_cut_with_its_punctuation() -> None:

@@ -31,7 +31,7 @@ DOCX_EXPECTED = {
     "docx_vanish": ("docx_vanish", "w:r"),
     "docx_vanish_character_style": ("docx_vanish", "w:r"),
     "docx_vanish_paragraph_style": ("docx_vanish", "w:p"),
-    "docx_white_text": ("docx_white_text", "w:r"),
+    "docx_white_text": ("docx_low_contrast", "w:r"),
     "docx_tiny_text": ("docx_tiny_text", "w:r"),
     "docx_comment": ("docx_comment", "comments.xml"),
     "docx_deleted_revision": ("docx_deleted_revision", "w:del"),
@@ -40,7 +40,7 @@ DOCX_EXPECTED = {
 PPTX_EXPECTED = {
     "pptx_hidden_slide": ("pptx_hidden_slide", 2),
     "pptx_off_slide": ("pptx_off_slide", 1),
-    "pptx_background_color_text": ("pptx_background_color_text", 1),
+    "pptx_background_color_text": ("pptx_low_contrast", 1),
     "pptx_tiny_text": ("pptx_tiny_text", 1),
     "pptx_speaker_notes": ("pptx_speaker_notes", 1),
     "pptx_hidden_shape": ("pptx_hidden_shape", 1),
@@ -50,7 +50,7 @@ XLSX_EXPECTED = {
     "xlsx_very_hidden_sheet": ("xlsx_very_hidden_sheet", "Config"),
     "xlsx_hidden_row": ("xlsx_hidden_row", "Summary"),
     "xlsx_hidden_column": ("xlsx_hidden_column", "Summary"),
-    "xlsx_background_color_text": ("xlsx_background_color_text", "Summary"),
+    "xlsx_background_color_text": ("xlsx_low_contrast", "Summary"),
     "xlsx_tiny_text": ("xlsx_tiny_text", "Summary"),
 }
 
@@ -176,7 +176,7 @@ def test_docx_theme_background_colour_counts_as_white(tmp_path: Path) -> None:
         document.add_paragraph().add_run(SECRET).font.color.theme_color = MSO_THEME_COLOR.BACKGROUND_1
 
     spans = DOCX.scan(_docx(tmp_path / "theme.docx", build))
-    assert [(s.technique, s.text) for s in spans] == [("docx_white_text", SECRET)]
+    assert [(s.technique, s.text) for s in spans] == [("docx_low_contrast", SECRET)]
 
 
 def test_docx_highlighted_white_text_is_visible(tmp_path: Path) -> None:

@@ -14,18 +14,18 @@ from tests.fixtures.hidden_text.pdf import PDF_ATTACKS, PDF_BENIGN
 SCANNER = PdfScanner()
 
 EXPECTED = {
-    "pdf_white_text": "pdf_background_color",
-    "pdf_white_under_text": "pdf_background_color",
-    "pdf_background_color": "pdf_no_ink",
-    "pdf_covered_shape": "pdf_no_ink",
-    "pdf_covered_image": "pdf_no_ink",
+    "pdf_white_text": "pdf_low_contrast",
+    "pdf_white_under_text": "pdf_low_contrast",
+    "pdf_background_color": "pdf_low_contrast",
+    "pdf_covered_shape": "pdf_covered",
+    "pdf_covered_image": "pdf_covered",
     "pdf_render_mode_3": "pdf_invisible_render_mode",
     "pdf_render_mode_7": "pdf_invisible_render_mode",
-    "pdf_clipped": "pdf_no_ink",
+    "pdf_clipped": "pdf_clipped",
     "pdf_off_page": "pdf_off_page",
     "pdf_tiny_text": "pdf_tiny_text",
     "pdf_opacity_zero": "pdf_transparent_text",
-    "pdf_hidden_layer": "pdf_no_ink",
+    "pdf_hidden_layer": "pdf_hidden_layer",
     "pdf_hidden_annotation": "pdf_hidden_annotation",
 }
 
