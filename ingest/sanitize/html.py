@@ -214,6 +214,7 @@ class _Walk:
         self._detector = detector
         self._email = email
         self._cascade = Cascade(soup)
+        self._pictures: dict[int, bool] = {}  # whether a block holds pictures, by id() of the block
         self._texts: list[_Text] = []
         self._other: list[tuple[int, HiddenSpan]] = []  # comments and attribute text, by position
         self._covers: list[_Cover] = []
@@ -683,7 +684,10 @@ class _Walk:
                     scope = parent
                     break
                 parent = parent.parent
-        return scope.find(list(_PICTURES)) is not None
+        known = self._pictures.get(id(scope))
+        if known is None:
+            known = self._pictures[id(scope)] = scope.find(list(_PICTURES)) is not None
+        return known
 
     @staticmethod
     def _inks(state: _State) -> list[Rgba]:

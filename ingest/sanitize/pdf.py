@@ -43,8 +43,10 @@ MIN_INK_RUN = 3  # shorter no-ink runs are rendering noise (a thin glyph at a bo
 MIN_LINE_GLYPHS = 3  # a line needs this many glyphs before its measured advance says anything
 _INVISIBLE_MODES = (3, 7)  # FPDF_TEXTRENDERMODE_INVISIBLE, _CLIP
 _ANNOTATION_HIDDEN = 1 | 2 | 32  # /F flags Invisible, Hidden, NoView
-# Luminance of each grey level, so the per-pixel contrast test is a table lookup.
+# Luminance of each grey level, and for each pair of grey levels whether a reader sees the change: the
+# per-pixel contrast test is a table lookup.
 _LUMINANCE = np.array([luminance_of_levels(level, level, level) for level in range(256)]) + 0.05
+_VISIBLE_CHANGE = np.maximum.outer(_LUMINANCE, _LUMINANCE) / np.minimum.outer(_LUMINANCE, _LUMINANCE) >= MIN_CONTRAST
 
 _CAUSES: dict[str, Principle] = {
     "pdf_off_page": "position",
@@ -228,6 +230,7 @@ class _Probe:
         self._raw = textpage
         self._rendered = rendered
         self._without = without_text
+        self._changed = _changed(rendered, without_text)
         self._area = area
         self._scale = scale
         self._objects = objects
@@ -248,9 +251,16 @@ class _Probe:
         pdfium_c.FPDFText_GetCharBox(raw, index, left, right, bottom, top)
         box = (left.value, bottom.value, right.value, top.value)
         pdfium_c.FPDFText_GetLooseCharBox(raw, index, self._loose)
-        loose = Box(self._loose.left, self._loose.bottom, self._loose.right, self._loose.top)
-        if outside(loose if loose.area > 0 else Box(*box), self._area):
-            return _Glyph(index, "pdf_off_page", box)
+        loose, area = self._loose, self._area
+        inside = (
+            area.left <= loose.left
+            and loose.right <= area.right
+            and area.top <= loose.bottom <= loose.top <= area.bottom
+        )
+        if not inside:  # the common case, a glyph well inside the page, needs no geometry
+            glyph_box = Box(loose.left, loose.bottom, loose.right, loose.top)
+            if outside(glyph_box if glyph_box.area > 0 else Box(*box), area):
+                return _Glyph(index, "pdf_off_page", box)
         size = self._size(index, line_advance)
         if size is not None:
             return _Glyph(index, size, box)
@@ -258,7 +268,7 @@ class _Probe:
         with_ink, without_ink = self._rendered[rows, columns], self._without[rows, columns]
         described = self._object(index)
         tones = self._tones(index, described.mode)
-        if _inked(with_ink, without_ink, tones):
+        if _inked(self._changed[rows, columns], with_ink, without_ink, tones):
             return _Glyph(index, None, box)
         invisible_mode = described.mode in _INVISIBLE_MODES
         if invisible_mode and _has_ink(without_ink):
@@ -335,12 +345,21 @@ class _Probe:
         return "pdf_covered"  # a later shape or image, or translucent paint over it
 
 
-def _inked(with_ink: NDArray[np.int16], without_ink: NDArray[np.int16], tones: list[int] | None) -> bool:
+def _changed(rendered: NDArray[np.int16], without_text: NDArray[np.int16]) -> NDArray[np.bool_]:
+    """Pixels where the page's text changed the rendering by at least the contrast a reader sees (most
+    pixels do not change at all, so only the changed ones are looked up)."""
+    changed = np.zeros(rendered.shape, dtype=bool)
+    moved = rendered != without_text
+    changed[moved] = _VISIBLE_CHANGE[rendered[moved], without_text[moved]]
+    return changed
+
+
+def _inked(
+    visible: NDArray[np.bool_], with_ink: NDArray[np.int16], without_ink: NDArray[np.int16], tones: list[int] | None
+) -> bool:
     """Did the glyph's paint reach the page? Some pixel changed by a visible contrast, toward its colour."""
-    visible = (
-        np.maximum(_LUMINANCE[with_ink], _LUMINANCE[without_ink])
-        / np.minimum(_LUMINANCE[with_ink], _LUMINANCE[without_ink])
-    ) >= MIN_CONTRAST
+    if not visible.any():
+        return False
     if tones is None:
         return bool(visible.any())  # a pattern or shading fill has no single colour: any visible change
     return any(bool((visible & (np.abs(without_ink - tone) > np.abs(with_ink - tone))).any()) for tone in tones)

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from access_index.errors import SanitizeError
-from ingest.sanitize.colors import BLACK, WHITE, Rgba, composite, parse_argb, tinted
+from ingest.sanitize.colors import BLACK, WHITE, Rgba, composite, parse_argb, parse_css_color, tinted
 from ingest.sanitize.drawingml import Theme, group_transform, image_opaque, xfrm_box
 from ingest.sanitize.model import HiddenSpan
 from ingest.sanitize.ooxml import Package, q
@@ -69,6 +69,7 @@ _PATTERN_SHARE = {
     "gray125": 0.125,
     "gray0625": 0.0625,
 }
+_FORMAT_COLORS = ("black", "blue", "cyan", "green", "magenta", "red", "white", "yellow")
 _XDR = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
 Cause = tuple[str, Principle]
 
@@ -305,10 +306,12 @@ class _Sheet:
     def _pieces(self, cell: Any) -> list[tuple[str, _Look]]:
         """The cell's text with how each part is drawn: rich-text runs each with their own font."""
         font, _ = self._conditional(cell)
-        base = _Look(
-            self._color(font.color if font is not None and font.color is not None else cell.font.color, BLACK),
-            _em(cell.font),
-        )
+        # A conditional format's font colour beats the number format's colour, which beats the cell's font.
+        drawn = _format_color(str(cell.number_format or "General"), cell.value, self._palette)
+        color = self._color(cell.font.color, BLACK) if drawn is None else drawn
+        if font is not None and font.color is not None:
+            color = self._color(font.color, color)
+        base = _Look(color, _em(cell.font))
         if font is not None and font.sz is not None:
             base = _Look(base.color, float(font.sz))
         value = cell.value
@@ -539,26 +542,43 @@ def _bare(section: str) -> str:
     return re.sub(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.', "", section)
 
 
-def _shows_value(code: str, value: Any) -> bool:
-    """Does the number format display the cell's value at all (`;;;` shows nothing; `;;;"x"` shows x)?"""
-    if code in ("General", "@", ""):
-        return True
+def _section(code: str, value: Any) -> str | None:
+    """The section of a number format that draws this value; None when Excel shows it unformatted."""
+    if code in ("General", ""):
+        return None
     sections = _sections(code)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if any("[" in s and re.search(r"\[[<>=]", s) for s in sections):
-            return True  # conditional sections: not evaluated, the value is taken as shown
-        chosen = (
-            sections[0]
-            if value > 0 or len(sections) == 1
-            else sections[1]
-            if value < 0
-            else sections[2 if len(sections) > 2 else 0]
-        )
-        bare = _bare(chosen).lower()
+        if any(re.search(r"\[[<>=]", section) for section in sections):
+            return None  # conditional sections: not evaluated, the value is taken as shown
+        if value > 0 or len(sections) == 1:
+            return sections[0]
+        return sections[1] if value < 0 else sections[2 if len(sections) > 2 else 0]
+    if len(sections) >= 4:
+        return sections[3]
+    return sections[0] if len(sections) == 1 and "@" in _bare(sections[0]) else None
+
+
+def _shows_value(code: str, value: Any) -> bool:
+    """Does the number format display the cell's value at all (`;;;` shows nothing; `;;;"x"` shows x)?"""
+    section = _section(code, value)
+    if section is None:
+        return True
+    bare = _bare(section).lower()
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return bool(re.search(r"[0#?]|general|e[+-]|[ymdhs]", bare))
-    if len(sections) < 4:
-        return True  # no text section: Excel shows text as it is
-    return "@" in _bare(sections[3])
+    return "@" in bare
+
+
+def _format_color(code: str, value: Any, palette: list[str]) -> Rgba | None:
+    """The colour a number format's section draws the value in (`[White]@`, `[Color2]0.00`), if any."""
+    section = _section(code, value)
+    found = re.search(r"\[([A-Za-z]+)(\d*)\]", section or "")
+    if found is None:
+        return None
+    name, index = found.group(1).lower(), found.group(2)
+    if name == "color" and index:
+        return _indexed(int(index) + 7, palette)  # [Color1] is the legacy palette's entry 8
+    return parse_css_color(name) if name in _FORMAT_COLORS else None
 
 
 def _applies(rule: Any, value: Any) -> bool:
