@@ -39,6 +39,7 @@ W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
 WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
 WPS = "http://schemas.microsoft.com/office/word/2010/wordprocessingShape"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+VML = "urn:schemas-microsoft-com:vml"
 EMU_PER_TWIP = 635
 DEFAULT_HALF_POINTS = 20  # Word's size when neither defaults nor styles set one
 SCRIPT_SCALE = 0.65  # superscript and subscript are drawn at about two thirds of the size
@@ -353,6 +354,12 @@ class _Part:
         self._page_color = page_color
         # Keyed by the elements themselves: holding them keeps lxml's proxies (and so their identity) alive.
         self._floats = {a: f for a in root.iter(f"{{{WP}}}anchor") if (f := self._float(a)) is not None}
+        # A picture or filled shape behind the text (a letterhead band, a page background picture) lies
+        # somewhere under this part's text: where, only a layout engine knows.
+        self._behind = any(
+            anchor.get("behindDoc") in ("1", "true") and (shape.fill is not None or shape.opaque)
+            for anchor, shape in self._floats.items()
+        ) or any(_vml_behind(shape) for shape in root.iter(f"{{{VML}}}shape", f"{{{VML}}}rect"))
 
     def scan(self) -> list[HiddenSpan]:
         spans: list[HiddenSpan] = []
@@ -526,6 +533,8 @@ class _Part:
         for shading in (style_shading, direct):
             if shading is not None:
                 layers.append(shading)
+        if self._behind and len(layers) == 1:
+            return None  # only the page, and a drawing behind the text somewhere on it: not judged
         return composite(layers[1:], base=layers[0])
 
     def _paragraph_cause(self, paragraph: etree._Element, covered: set[etree._Element]) -> Cause | None:
@@ -696,6 +705,15 @@ def _inside(run: etree._Element, tags: tuple[str, ...]) -> bool:
 def _inside_fallback(element: etree._Element) -> bool:
     """Inside `mc:Fallback`: the VML copy Word keeps of a drawing it also stores as `mc:Choice`."""
     return any(node.tag == f"{{{MC}}}Fallback" for node in element.iterancestors())
+
+
+def _vml_behind(shape: etree._Element) -> bool:
+    """A legacy VML shape with a fill or picture placed behind the text (negative z-index)."""
+    style = shape.get("style", "").replace(" ", "").lower()
+    filled = shape.get("filled", "t") not in ("f", "false") and (
+        shape.get("fillcolor") is not None or shape.find(f"{{{VML}}}imagedata") is not None
+    )
+    return "z-index:-" in style and filled
 
 
 def _is_separator(paragraph: etree._Element) -> bool:

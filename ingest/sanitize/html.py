@@ -465,11 +465,15 @@ class _Walk:
         # The clip this element puts on its content: hidden overflow, clip: rect(), clip-path.
         overflow_x = style.get("overflow-x", "visible") in _CLIPPING
         overflow_y = style.get("overflow-y", "visible") in _CLIPPING
+        # Overflow is clipped at the padding edge: a zero-height box with padding still shows its content.
+        padding = {
+            side: max(0.0, px(f"padding-{side}", width_basis) or 0.0) for side in ("top", "right", "bottom", "left")
+        }
         clip_box = Box(
             box.left if overflow_x and (width is not None) else -math.inf,
             box.top if overflow_y and (height is not None) else -math.inf,
-            box.right if overflow_x and (width is not None) else math.inf,
-            box.bottom if overflow_y and (height is not None) else math.inf,
+            box.right + padding["left"] + padding["right"] if overflow_x and (width is not None) else math.inf,
+            box.bottom + padding["top"] + padding["bottom"] if overflow_y and (height is not None) else math.inf,
         )
         shaped = clip_shape(style, box, em, position in ("absolute", "fixed"))
         if shaped is not None:

@@ -334,11 +334,12 @@ class _Slide:
         defaults = self._defaults(item)
         for paragraph in item.element.iter(q("a:p")):
             current: tuple[str, Principle, list[str]] | None = None
+            behind = self._cell_backdrop(paragraph, backdrop)
             for run in paragraph.iter(q("a:r")):
                 text = text_of(run, "a:t")
                 if not text.strip():
                     continue
-                cause = self._run_cause(run, item, backdrop, defaults)
+                cause = self._run_cause(run, item, behind, defaults)
                 if cause is None:
                     if current is not None:
                         spans.append(_span(current, where, self._number))
@@ -353,6 +354,16 @@ class _Slide:
             if current is not None:
                 spans.append(_span(current, where, self._number))
         return spans
+
+    def _cell_backdrop(self, paragraph: etree._Element, backdrop: Rgba | None) -> Rgba | None:
+        """A table cell's own fill over the backdrop; None for a cell filled by the table style (not read)."""
+        cell = next((node for node in paragraph.iterancestors() if node.tag == q("a:tc")), None)
+        if cell is None:
+            return backdrop
+        fill = self._context.theme.paint(cell.find(q("a:tcPr")))
+        if fill is None or fill.color is None:
+            return None if fill is None or fill.opaque else backdrop
+        return fill.color.over(backdrop) if backdrop is not None else None
 
     def _run_cause(
         self, run: etree._Element, item: _Item, backdrop: Rgba | None, defaults: _Defaults
@@ -409,7 +420,10 @@ class _Slide:
         for other in below:
             if other.hidden or other.paint is None or other.box is None or extent is None:
                 continue
-            if covered_fraction(extent, [other.box]) > 0.5:
+            share = covered_fraction(extent, [other.box])
+            if other.paint.color is None and other.paint.opaque and share > 0:
+                return None  # a picture or gradient under part of the text: what the text sits on varies
+            if share > 0.5:
                 layers.append(other.paint)
         if item.paint is not None:
             layers.append(item.paint)

@@ -225,6 +225,7 @@ class _Sheet:
         self._hidden_columns = _hidden_columns(sheet)
         self._unreachable = _behind_frozen_panes(sheet)
         self._rules = _conditional_rules(sheet)
+        self._styled = _styled_elsewhere(sheet)
         self._column_edges: list[float] = []
         self._row_edges: list[float] = []
         self._covers = [box for cover in covers if (box := self._cover_box(cover)) is not None]
@@ -343,8 +344,12 @@ class _Sheet:
         kind = getattr(fill, "fill_type", None) or getattr(fill, "patternType", None)
         if type(fill).__name__ == "GradientFill":
             return None  # no single colour behind the text
+        tables, scales = self._styled
+        if any(cell.coordinate in ranges for ranges in scales):
+            return None  # a colour scale or data bar paints the cell, a colour per value
         if kind is None or kind == "none":
-            return WHITE
+            # An Excel table's style fills its cells where they have no fill of their own.
+            return None if any(cell.coordinate in ranges for ranges in tables) else WHITE
         foreground = self._color(getattr(fill, "fgColor", None), BLACK)
         background = self._color(getattr(fill, "bgColor", None), WHITE)
         if conditional_fill is not None and kind == "solid":
@@ -505,6 +510,25 @@ def _behind_frozen_panes(sheet: Any) -> tuple[set[int], set[int]]:
     rows = set(range(1, min(first_row, MAX_GEOMETRY_CELLS))) if (pane.ySplit or 0) > 0 else set()
     columns = set(range(1, min(first_column, MAX_GEOMETRY_CELLS))) if (pane.xSplit or 0) > 0 else set()
     return rows, columns
+
+
+def _styled_elsewhere(sheet: Any) -> tuple[list[Any], list[Any]]:
+    """Cell ranges whose fill comes from outside the cell: Excel tables (their table style) and colour
+    scales or data bars (a colour per value)."""
+    from openpyxl.worksheet.cell_range import CellRange
+
+    tables: list[Any] = []
+    for table in sheet.tables.values():
+        try:
+            tables.append(CellRange(table.ref))
+        except (TypeError, ValueError):
+            continue
+    scales = [
+        formatting.sqref
+        for formatting in sheet.conditional_formatting
+        if any(rule.type in ("colorScale", "dataBar") for rule in formatting.rules)
+    ]
+    return tables, scales
 
 
 def _conditional_rules(sheet: Any) -> list[tuple[Any, Any]]:

@@ -128,6 +128,8 @@ BENIGN = [
     ("footnote at 0.7em of 12px",
      '<div style="font-size:12px"><p style="font-size:0.7em">Footnote text.</p></div>', ""),
     ("legible 5px micro print", '<p style="font-size:5px">Micro print.</p>', ""),
+    ("zero height with padding", '<div style="height:0;padding-bottom:56%;overflow:hidden;position:relative">'
+     '<p style="position:absolute;top:10px">Video caption.</p></div>', ""),
 ]  # fmt: skip
 
 

@@ -378,3 +378,86 @@ def test_xlsx_a_sparse_pattern_fill_behind_dark_text_is_readable(tmp_path: Path)
         sheet["B2"].fill = PatternFill("gray125", fgColor="FF000000", bgColor="FFFFFFFF")
 
     assert XLSX.scan(_book(tmp_path / "pattern.xlsx", build)) == []
+
+
+# Benign layouts where what lies behind the text is not in the text's own formatting.
+
+
+def test_docx_white_header_text_on_a_band_drawn_behind_it_is_kept(tmp_path: Path) -> None:
+    from docx.oxml import parse_xml
+    from docx.shared import RGBColor
+
+    from tests.fixtures.hidden_text.office_principles import floating_shape
+
+    def build(document) -> None:  # type: ignore[no-untyped-def]
+        header = document.sections[0].header.paragraphs[0]
+        header.add_run("ACME Corporation, 1 Harbour Road").font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+        band = floating_shape(x=0, y=0, cx=7772400, cy=914400, text=None, fill="1F3864", behind=True)
+        header._p.append(parse_xml(band))
+
+    assert DOCX.scan(_docx(tmp_path / "letterhead.docx", build)) == []
+
+
+def test_pptx_white_title_over_part_of_a_photo_and_table_cells_are_read_on_what_fills_them(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+    from pptx.dml.color import RGBColor as PptxColor
+    from pptx.util import Inches
+
+    def build(deck, slide) -> None:  # type: ignore[no-untyped-def]
+        photo = io.BytesIO()
+        Image.new("RGB", (40, 20), (20, 30, 40)).save(photo, format="PNG")
+        slide.shapes.add_picture(io.BytesIO(photo.getvalue()), Inches(0), Inches(2), Inches(4), Inches(2))
+        run = slide.shapes.add_textbox(Inches(1), Inches(2.5), Inches(8), Inches(1)).text_frame.paragraphs[0].add_run()
+        run.text = "Field report from the harbour."
+        run.font.color.rgb = PptxColor(0xFF, 0xFF, 0xFF)
+        table = slide.shapes.add_table(2, 2, Inches(1), Inches(4.5), Inches(8), Inches(1)).table
+        for row, column, text in (
+            (0, 0, "Header cell"),
+            (0, 1, "Second header"),
+            (1, 0, "Styled body"),
+            (1, 1, "Filled body"),
+        ):
+            cell = table.cell(row, column)
+            cell.text = text
+            cell.text_frame.paragraphs[0].runs[0].font.color.rgb = PptxColor(0xFF, 0xFF, 0xFF)
+        table.cell(1, 1).fill.solid()
+        table.cell(1, 1).fill.fore_color.rgb = PptxColor(0x1F, 0x29, 0x37)
+
+    assert PPTX.scan(_deck(tmp_path / "photo.pptx", build)) == []
+
+
+def test_pptx_white_text_in_a_white_filled_table_cell_is_hidden(tmp_path: Path) -> None:
+    from pptx.dml.color import RGBColor as PptxColor
+    from pptx.util import Inches
+
+    def build(deck, slide) -> None:  # type: ignore[no-untyped-def]
+        cell = slide.shapes.add_table(1, 1, Inches(1), Inches(4), Inches(8), Inches(1)).table.cell(0, 0)
+        cell.text = SECRET
+        cell.text_frame.paragraphs[0].runs[0].font.color.rgb = PptxColor(0xFF, 0xFF, 0xFF)
+        cell.fill.solid()
+        cell.fill.fore_color.rgb = PptxColor(0xFF, 0xFF, 0xFF)
+
+    spans = PPTX.scan(_deck(tmp_path / "cell.pptx", build))
+    assert [(s.technique, s.text) for s in spans] == [("pptx_low_contrast", SECRET)]
+
+
+def test_xlsx_white_text_painted_on_by_a_table_style_or_a_colour_scale_is_kept(tmp_path: Path) -> None:
+    from openpyxl.formatting.rule import ColorScaleRule
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.table import Table
+
+    def build(workbook, sheet) -> None:  # type: ignore[no-untyped-def]
+        sheet["A1"], sheet["B1"] = "Region", "Revenue"
+        sheet["A2"], sheet["B2"] = "Lisbon", 120
+        for cell in (sheet["A1"], sheet["B1"]):
+            cell.font = Font(color="FFFFFFFF", bold=True)  # on the table style's dark header
+        sheet.add_table(Table(displayName="Sales", ref="A1:B2"))
+        sheet["D2"] = "Hot region"
+        sheet["D2"].font = Font(color="FFFFFFFF")
+        sheet.conditional_formatting.add(
+            "D2:D9", ColorScaleRule(start_type="min", start_color="FF63BE7B", end_type="max", end_color="FFF8696B")
+        )
+
+    assert XLSX.scan(_book(tmp_path / "styled.xlsx", build)) == []
