@@ -71,7 +71,7 @@ class _RunStyle:
 
 @dataclass(frozen=True)
 class _Page:
-    """The first section's page, twips: what the body text is laid out on."""
+    """The page of the body-level (last) section, twips: what the body text is laid out on."""
 
     width: float = 12240
     height: float = 15840

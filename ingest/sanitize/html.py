@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bs4 import BeautifulSoup
@@ -35,8 +35,6 @@ from access_index.errors import SanitizeError
 from ingest.sanitize.colors import BLACK, WHITE, Rgba, parse_css_color
 from ingest.sanitize.css import (
     ROOT_FONT_PX,
-    VIEWPORT_HEIGHT,
-    VIEWPORT_WIDTH,
     length_px,
     number,
     resolve_variables,
@@ -47,8 +45,8 @@ from ingest.sanitize.html_layout import (
     CANVAS,
     LINE_HEIGHT,
     VIEWPORT,
+    Sizes,
     background_color,
-    clip_shape,
     offsets,
     size_of,
     transformed,
@@ -73,7 +71,6 @@ PREHEADER_MAX_CHARS = 150  # inboxes show about this much of a preheader
 _NOT_CONTENT = frozenset({"script", "style", "head", "meta", "link", "title", "svg", "math", "iframe", "object"})
 _HIDDEN_TAGS = {"template": "html_template", "noscript": "html_noscript"}
 _PICTURES = frozenset({"img", "picture", "video", "canvas", "svg", "object", "embed", "iframe"})
-_CLIPPING = ("hidden", "clip")
 _INHERITED = frozenset(
     {
         "color", "font-size", "visibility", "letter-spacing", "-webkit-text-fill-color", "-webkit-text-stroke",
@@ -158,13 +155,6 @@ class _Cover:
         return self.box is not None and (self.pseudo or id(self.tag) not in item.ancestors)
 
 
-@dataclass
-class _Layout:
-    """Boxes of positioned containers whose height comes from their content."""
-
-    boxes: dict[int, Box] = field(default_factory=dict)
-
-
 def _selector(tag: Tag) -> str:
     """A CSS selector path a human can paste into the browser's inspector."""
     parts: list[str] = []
@@ -218,15 +208,17 @@ class _Walk:
         self._texts: list[_Text] = []
         self._other: list[tuple[int, HiddenSpan]] = []  # comments and attribute text, by position
         self._covers: list[_Cover] = []
-        self._layout = _Layout()
+        self._blocks: dict[int, Box] = {}  # positioned elements' boxes, heights from their content, by id()
         self._order = 0
         self._flow = [0.0]  # the flow cursor (y, px) of each formatting context being laid out
 
     def run(self) -> list[HiddenSpan]:
         root = _State(
-            None, None, False, None, ROOT_FONT_PX, 1.0, 1.0, None, 0.0, 1.0, None, 0.0, BLACK, None, None, False,
-            None, (), WHITE, Box(0, 0, VIEWPORT_WIDTH, VIEWPORT_HEIGHT), CANVAS, None, VIEWPORT, CANVAS, None,
-            _Paint(), False,
+            hidden=None, origin=None, visibility_hidden=False, visibility_origin=None, font_px=ROOT_FONT_PX,
+            scale_x=1.0, scale_y=1.0, scale_origin=None, letter_spacing=0.0, opacity=1.0, opacity_origin=None,
+            blur=0.0, color=BLACK, color_origin=None, text_fill=None, gradient_text=False, stroke=None, shadows=(),
+            backdrop=WHITE, box=VIEWPORT, clip=CANVAS, clip_origin=None, containing=VIEWPORT, containing_clip=CANVAS,
+            moved_origin=None, paint=_Paint(), positioned_subtree=False,
         )  # fmt: skip
         self._visit(self._soup, root)
         self._place_covers()
@@ -364,130 +356,40 @@ class _Walk:
     # -------------------------------------------------------------------------------- geometry
 
     def _geometry(self, state: _State, style: dict[str, str], parent: _State, tag: Tag) -> _State:
+        """The element's box, stacking, containing block and clip, from its position and sizes."""
         position = style.get("position", "static")
-        width_basis = parent.box.right - parent.box.left
-        em = state.font_px
-
-        def px(name: str, basis: float) -> float | None:
-            value = style.get(name)
-            return None if value is None or value == "auto" else length_px(value, em, percent_of=basis)
-
-        cb = parent.containing if position == "absolute" else VIEWPORT if position == "fixed" else parent.box
-        width = px("width", cb.right - cb.left)
-        max_width = px("max-width", cb.right - cb.left)
-        if max_width is not None:
-            width = max_width if width is None else min(width, max_width)
-        height = px("height", cb.bottom - cb.top)
-        max_height = px("max-height", cb.bottom - cb.top)
-        if max_height is not None:
-            height = max_height if height is None else min(height, max_height)
-        margin_left, margin_top = px("margin-left", width_basis) or 0.0, px("margin-top", width_basis) or 0.0
-        left, right = px("left", cb.right - cb.left), px("right", cb.right - cb.left)
-        top, bottom = px("top", cb.bottom - cb.top), px("bottom", cb.bottom - cb.top)
+        block = parent.containing if position == "absolute" else VIEWPORT if position == "fixed" else parent.box
+        sizes = Sizes.read(style, state.font_px, block, parent.box.right - parent.box.left)
         moved = state.moved_origin
-        paint = state.paint
-        containing, containing_clip, clip = state.containing, state.containing_clip, state.clip
-        positioned_subtree = state.positioned_subtree
-        z_text = style.get("z-index", "auto")
-        z = int(z_text) if re.fullmatch(r"-?\d+", z_text) else 0
         if position in ("absolute", "fixed"):
-            box_width = (
-                width
-                if width is not None
-                else (
-                    cb.right - cb.left - (left or 0) - (right or 0)
-                    if left is not None and right is not None
-                    else cb.right - cb.left
-                )
-            )
-            box_height = (
-                height
-                if height is not None
-                else (
-                    cb.bottom - cb.top - (top or 0) - (bottom or 0)
-                    if top is not None and bottom is not None
-                    else LINE_HEIGHT * em
-                )
-            )
-            x = (
-                cb.left + left
-                if left is not None
-                else cb.right - right - box_width
-                if right is not None
-                else parent.box.left
-            )
-            y = (
-                cb.top + top
-                if top is not None
-                else cb.bottom - bottom - box_height
-                if bottom is not None
-                else self._flow[-1]
-            )
-            box = Box(x + margin_left, y + margin_top, x + margin_left + box_width, y + margin_top + box_height)
+            box = sizes.absolute_box(block, LINE_HEIGHT * state.font_px, (parent.box.left, self._flow[-1]))
             clip = VIEWPORT if position == "fixed" else parent.containing_clip
-            positioned_subtree = True
-            if (
-                left is not None
-                or right is not None
-                or top is not None
-                or bottom is not None
-                or margin_left
-                or margin_top
-            ):
-                moved = tag
+            moved = tag if sizes.offset_given else moved
         else:
-            x = parent.box.left + margin_left
-            y = self._flow[-1] + max(0.0, margin_top) if margin_top >= 0 else self._flow[-1] + margin_top
-            box_width = width if width is not None else max(0.0, parent.box.right - parent.box.left - margin_left)
-            box = Box(x, y, x + box_width, y + (height if height is not None else 0.0))
-            if position == "relative" or position == "sticky":
-                dx = left if left is not None else -right if right is not None else 0.0
-                dy = top if top is not None else -bottom if bottom is not None else 0.0
-                box = box.moved(dx, dy)
-                if dx or dy:
-                    moved = tag
-            if margin_left < 0 or margin_top < 0:
-                moved = tag
+            box, shifted = sizes.flow_box(parent.box, self._flow[-1], relative=position in ("relative", "sticky"))
+            clip = state.clip
+            moved = tag if shifted else moved
         box, scale_x, scale_y, turned_away, translated = transformed(
             box, style, state.font_px, state.scale_x, state.scale_y
         )
-        if translated:
-            moved = tag
+        moved = tag if translated else moved
         if (scale_x, scale_y) != (state.scale_x, state.scale_y):
             state = replace(state, scale_x=scale_x, scale_y=scale_y, scale_origin=tag)
         if turned_away and state.hidden is None:
             state = replace(state, hidden=("html_backface_hidden", "formatting"), origin=tag)
-        container = state.container
-        if position in ("absolute", "fixed", "relative", "sticky"):
-            paint = _Paint(True, z if z_text != "auto" else parent.paint.z, self._order)
-            containing = box
-            container = tag
-        # The clip this element puts on its content: hidden overflow, clip: rect(), clip-path.
-        overflow_x = style.get("overflow-x", "visible") in _CLIPPING
-        overflow_y = style.get("overflow-y", "visible") in _CLIPPING
-        # Overflow is clipped at the padding edge: a zero-height box with padding still shows its content.
-        padding = {
-            side: max(0.0, px(f"padding-{side}", width_basis) or 0.0) for side in ("top", "right", "bottom", "left")
-        }
-        clip_box = Box(
-            box.left if overflow_x and (width is not None) else -math.inf,
-            box.top if overflow_y and (height is not None) else -math.inf,
-            box.right + padding["left"] + padding["right"] if overflow_x and (width is not None) else math.inf,
-            box.bottom + padding["top"] + padding["bottom"] if overflow_y and (height is not None) else math.inf,
-        )
-        shaped = clip_shape(style, box, em, position in ("absolute", "fixed"))
-        if shaped is not None:
-            clip_box = clip_box.intersection(shaped)
+        own_clip = sizes.clip_box(style, box, position in ("absolute", "fixed"))
         clip_origin = state.clip_origin
-        if clip_box != Box(-math.inf, -math.inf, math.inf, math.inf):
-            clip = clip.intersection(clip_box)
-            clip_origin = tag
-        if position in ("absolute", "fixed", "relative", "sticky"):
-            containing_clip = clip
-        return replace(
-            state, box=box, clip=clip, clip_origin=clip_origin, containing=containing, containing_clip=containing_clip,
-            moved_origin=moved, paint=paint, positioned_subtree=positioned_subtree, container=container,
+        if own_clip is not None:
+            clip, clip_origin = clip.intersection(own_clip), tag
+        state = replace(
+            state, box=box, clip=clip, clip_origin=clip_origin, moved_origin=moved,
+            positioned_subtree=state.positioned_subtree or position in ("absolute", "fixed"),
         )  # fmt: skip
+        if position not in ("absolute", "fixed", "relative", "sticky"):
+            return state
+        z_text = style.get("z-index", "auto")
+        z = int(z_text) if re.fullmatch(r"-?\d+", z_text) else parent.paint.z
+        return replace(state, paint=_Paint(True, z, self._order), containing=box, containing_clip=clip, container=tag)
 
     # ------------------------------------------------------------------------------------ walk
 
@@ -522,7 +424,7 @@ class _Walk:
                 end = self._flow[-1]
                 box = child_state.box
                 if position != "static":
-                    self._layout.boxes[id(child)] = Box(
+                    self._blocks[id(child)] = Box(
                         box.left, box.top, box.right, max(box.bottom, box.top + (end - start))
                     )
                 if out_of_flow:
@@ -587,7 +489,7 @@ class _Walk:
     def _place_covers(self) -> None:
         """Boxes for the covers, now that the containing blocks' content heights are known."""
         for cover in self._covers:
-            block = self._layout.boxes.get(cover.container, VIEWPORT) if cover.container else VIEWPORT
+            block = self._blocks.get(cover.container, VIEWPORT) if cover.container else VIEWPORT
             o = cover.offsets
             width = size_of(o, "width", block.right - block.left)
             height = size_of(o, "height", block.bottom - block.top)

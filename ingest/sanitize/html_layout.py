@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from ingest.sanitize.colors import Rgba, parse_css_color
 from ingest.sanitize.css import VIEWPORT_HEIGHT, VIEWPORT_WIDTH, length_px, number, split_top_level
@@ -15,6 +16,108 @@ from ingest.sanitize.perception import Box
 CANVAS = Box(0.0, 0.0, 2 * VIEWPORT_WIDTH, 1e9)
 VIEWPORT = Box(0.0, 0.0, VIEWPORT_WIDTH, VIEWPORT_HEIGHT)
 LINE_HEIGHT = 1.2
+_CLIPPING = ("hidden", "clip")
+_NO_CLIP = Box(-math.inf, -math.inf, math.inf, math.inf)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """An element's declared sizes and offsets in px (None: auto), resolved against its containing block."""
+
+    width: float | None
+    height: float | None
+    left: float | None
+    right: float | None
+    top: float | None
+    bottom: float | None
+    margin_left: float
+    margin_top: float
+    padding: tuple[float, float, float, float]  # top, right, bottom, left
+    em: float
+
+    @classmethod
+    def read(cls, style: dict[str, str], em: float, block: Box, width_basis: float) -> Sizes:
+        """Sizes from a computed style; percentages of the containing block (margins: of the parent's width)."""
+        block_width, block_height = block.right - block.left, block.bottom - block.top
+
+        def px(name: str, basis: float) -> float | None:
+            value = style.get(name)
+            return None if value is None or value == "auto" else length_px(value, em, percent_of=basis)
+
+        width, height = px("width", block_width), px("height", block_height)
+        max_width, max_height = px("max-width", block_width), px("max-height", block_height)
+        if max_width is not None:
+            width = max_width if width is None else min(width, max_width)
+        if max_height is not None:
+            height = max_height if height is None else min(height, max_height)
+        padding = tuple(
+            max(0.0, px(f"padding-{side}", width_basis) or 0.0) for side in ("top", "right", "bottom", "left")
+        )
+        return cls(
+            width, height, px("left", block_width), px("right", block_width), px("top", block_height),
+            px("bottom", block_height), px("margin-left", width_basis) or 0.0, px("margin-top", width_basis) or 0.0,
+            (padding[0], padding[1], padding[2], padding[3]), em,
+        )  # fmt: skip
+
+    @property
+    def offset_given(self) -> bool:
+        offsets = (self.left, self.right, self.top, self.bottom)
+        return any(value is not None for value in offsets) or bool(self.margin_left or self.margin_top)
+
+    def absolute_box(self, block: Box, line: float, static: tuple[float, float]) -> Box:
+        """An absolutely positioned box in its containing block; without offsets it stays where the flow
+        (`static`) would have put it, one `line` high unless a height says otherwise."""
+        block_width, block_height = block.right - block.left, block.bottom - block.top
+        width = self.width
+        if width is None:
+            both = self.left is not None and self.right is not None
+            width = block_width - (self.left or 0.0) - (self.right or 0.0) if both else block_width
+        height = self.height
+        if height is None:
+            both = self.top is not None and self.bottom is not None
+            height = block_height - (self.top or 0.0) - (self.bottom or 0.0) if both else line
+        if self.left is not None:
+            x = block.left + self.left
+        elif self.right is not None:
+            x = block.right - self.right - width
+        else:
+            x = static[0]
+        if self.top is not None:
+            y = block.top + self.top
+        elif self.bottom is not None:
+            y = block.bottom - self.bottom - height
+        else:
+            y = static[1]
+        x, y = x + self.margin_left, y + self.margin_top
+        return Box(x, y, x + width, y + height)
+
+    def flow_box(self, parent: Box, flow_y: float, *, relative: bool) -> tuple[Box, bool]:
+        """A box in the normal flow (shifted by relative offsets); and whether anything moved it."""
+        x, y = parent.left + self.margin_left, flow_y + self.margin_top
+        width = self.width if self.width is not None else max(0.0, parent.right - parent.left - self.margin_left)
+        box = Box(x, y, x + width, y + (self.height if self.height is not None else 0.0))
+        dx = dy = 0.0
+        if relative:
+            dx = self.left if self.left is not None else -self.right if self.right is not None else 0.0
+            dy = self.top if self.top is not None else -self.bottom if self.bottom is not None else 0.0
+        return box.moved(dx, dy), bool(dx or dy or self.margin_left < 0 or self.margin_top < 0)
+
+    def clip_box(self, style: dict[str, str], box: Box, absolute: bool) -> Box | None:
+        """The area this element leaves visible to its content: hidden overflow (at the padding edge, on the
+        axes a size is given for), `clip: rect()` and `clip-path`; None when it clips nothing."""
+        top, right, bottom, left = self.padding
+        clip_x = style.get("overflow-x", "visible") in _CLIPPING and self.width is not None
+        clip_y = style.get("overflow-y", "visible") in _CLIPPING and self.height is not None
+        area = Box(
+            box.left if clip_x else -math.inf,
+            box.top if clip_y else -math.inf,
+            box.right + left + right if clip_x else math.inf,
+            box.bottom + top + bottom if clip_y else math.inf,
+        )
+        shaped = clip_shape(style, box, self.em, absolute)
+        if shaped is not None:
+            area = area.intersection(shaped)
+        return None if area == _NO_CLIP else area
 
 
 def offsets(style: dict[str, str], em: float) -> dict[str, float | None]:

@@ -17,7 +17,7 @@ from ingest.sanitize.model import HiddenSpan
 MIN_MATCH_CHARS = 3
 PIECE_WORDS = 5
 # A renderer's text may lack letters the parser has (see _with_dropped_letters): at most this share more
-# letters in the parsed window, anchored on this many letters at each end, for spans at least this long.
+# letters in the parsed window, anchored on a run of this many letters, for spans at least this long.
 DROPPED_LETTERS = 0.15
 ANCHOR_CHARS = 6
 FUZZY_MIN_CHARS = 24
@@ -138,23 +138,47 @@ class ElementCutter:
 def _with_dropped_letters(flat: str, needle: str) -> tuple[int, int] | None:
     """Where `needle` occurs with a few letters missing from it: a renderer drops a glyph drawn over an
     identical one (squeezed or overprinted text) that the parser keeps. The needle must be a subsequence
-    of a window at most DROPPED_LETTERS longer (in share) that starts and ends on its first and last
-    ANCHOR_CHARS letters, so a short or ordinary span never matches loosely."""
+    of a window at most DROPPED_LETTERS longer (in share), found from an exact run of ANCHOR_CHARS of its
+    first letters (tried at three places, since the dropped letter may be among them), and the window is
+    the tightest one, so a short or ordinary span never matches loosely and no neighbour's letter is cut."""
     if len(needle) < FUZZY_MIN_CHARS:
         return None
-    head, tail = needle[:ANCHOR_CHARS], needle[-ANCHOR_CHARS:]
     limit = int(len(needle) * (1 + DROPPED_LETTERS))
-    start = flat.find(head)
-    while start >= 0:
-        position, matched = start, 0
-        while position < len(flat) and position - start < limit and matched < len(needle):
-            if flat[position] == needle[matched]:
-                matched += 1
-            position += 1
-        if matched == len(needle) and flat[position - ANCHOR_CHARS : position] == tail:
-            return start, position
-        start = flat.find(head, start + 1)
+    for offset in (0, ANCHOR_CHARS, 2 * ANCHOR_CHARS):
+        head = needle[offset : offset + ANCHOR_CHARS]
+        found = flat.find(head)
+        while found >= 0:
+            reach = int(offset * (1 + DROPPED_LETTERS)) + 1  # how far before the anchor the span may start
+            start = max(0, found - reach)
+            end = _subsequence_end(flat, needle, start, found + limit + 1)
+            if end is not None:
+                first = _subsequence_start(flat, needle, end)
+                if end - first <= limit:
+                    return first, end
+            found = flat.find(head, found + 1)
     return None
+
+
+def _subsequence_end(flat: str, needle: str, start: int, stop: int) -> int | None:
+    """Just past where `needle` ends, read as a subsequence of flat[start:stop]; None when it does not fit."""
+    matched = 0
+    for position in range(start, min(stop, len(flat))):
+        if flat[position] == needle[matched]:
+            matched += 1
+            if matched == len(needle):
+                return position + 1
+    return None
+
+
+def _subsequence_start(flat: str, needle: str, end: int) -> int:
+    """The latest start from which `needle` is still a subsequence of flat[start:end] (read backwards)."""
+    remaining = len(needle)
+    position = end
+    while remaining and position > 0:
+        position -= 1
+        if flat[position] == needle[remaining - 1]:
+            remaining -= 1
+    return position
 
 
 def _tidy(text: str) -> str:

@@ -329,8 +329,6 @@ class _Probe:
         """Why a glyph left no ink, for the report and the principle (all are removed alike)."""
         if described.mode in _INVISIBLE_MODES:
             return "pdf_invisible_render_mode"
-        if described.on_layer:
-            return "pdf_hidden_layer"
         if described.clip is not None and outside(box, described.clip):
             return "pdf_clipped"
         r, g, b, a = self._rgba
@@ -342,6 +340,8 @@ class _Probe:
             painted = tone * a.value / 255 + backdrop * (1 - a.value / 255)
             if level_contrast(painted, backdrop) < MIN_CONTRAST:
                 return "pdf_low_contrast"  # its colour, alpha included, is the colour of what lies behind it
+        if described.on_layer:
+            return "pdf_hidden_layer"  # optional content a viewer does not show
         return "pdf_covered"  # a later shape or image, or translucent paint over it
 
 

@@ -26,11 +26,11 @@ PX_PER_PT = 4 / 3  # CSS px at 96 dpi; normal zoom is 100 % (1 pt = 1/72 in on s
 # letters cannot be told apart. Legible fine print (5-8 pt footnotes, footers, legal text) is well above.
 MIN_LEGIBLE_PT = 3.0
 # Horizontally, text of average proportions advances about half an em per character. A glyph needs at
-# least the advance of threshold-size text (1.5 pt), and letters that advance less than a fifth of their
-# em overlap so much (squeezed by a horizontal scale, a condensed spacing or a text matrix) that they
-# merge into a bar.
+# least the advance of threshold-size text (1.5 pt: narrower, squeezed by a horizontal scale, letters are
+# slivers), and letters that advance less than a quarter em overlap their neighbours by more than half
+# (a condensed spacing, a negative character spacing): they merge into a bar.
 AVERAGE_ADVANCE_EM = 0.5
-MIN_ADVANCE_EM = 0.2
+MIN_ADVANCE_EM = 0.25
 MIN_ADVANCE_PT = MIN_LEGIBLE_PT * AVERAGE_ADVANCE_EM
 
 # CONTRAST. Below this WCAG contrast ratio a reader does not see the text (WCAG asks 4.5 for body text;

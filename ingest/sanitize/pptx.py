@@ -56,7 +56,7 @@ class _Defaults:
     """What a shape's text inherits when its runs say nothing: size (hundredths of a point) and colour."""
 
     size: int = DEFAULT_SIZE
-    color: etree._Element | None = None
+    fill: Paint | None = None
 
 
 @dataclass
@@ -84,19 +84,18 @@ class PptxScanner:
             targets = package.related("ppt/presentation.xml")
             spans: list[HiddenSpan] = []
             slide_ids = presentation.find(q("p:sldIdLst"))
-            other = _style_defaults(presentation.find(q("p:defaultTextStyle")), _Defaults())
+            default_style = presentation.find(q("p:defaultTextStyle"))
             for number, slide_id in enumerate(slide_ids if slide_ids is not None else [], start=1):
                 part = targets.get(slide_id.get(q("r:id"), ""), "")
                 slide = package.xml(part)
                 if slide is None:
                     continue
-                spans.extend(
-                    _Slide(_context(package, part, slide, other), slide, number, Box(0, 0, width, height)).scan()
-                )
+                context = _context(package, part, slide, default_style)
+                spans.extend(_Slide(context, slide, number, Box(0, 0, width, height)).scan())
             return spans
 
 
-def _context(package: Package, part: str, slide: etree._Element, other: _Defaults) -> _Context:
+def _context(package: Package, part: str, slide: etree._Element, default_style: etree._Element | None) -> _Context:
     layouts = package.related_by_type(part, "/slideLayout")
     layout = package.xml(layouts[0]) if layouts else None
     masters = package.related_by_type(layouts[0], "/slideMaster") if layouts else []
@@ -106,24 +105,23 @@ def _context(package: Package, part: str, slide: etree._Element, other: _Default
     theme = theme.mapped(master.find(q("p:clrMap")) if master is not None else None)
     override = slide.find(f"{q('p:clrMapOvr')}/{q('a:overrideClrMapping')}")
     theme = theme.mapped(override)
-    defaults = {"other": other}
+    other = _style_defaults(default_style, _Defaults(), theme)
+    defaults = {"title": other, "body": other, "other": other}
     styles = master.find(q("p:txStyles")) if master is not None else None
     if styles is not None:
         for kind, tag in (("title", "p:titleStyle"), ("body", "p:bodyStyle"), ("other", "p:otherStyle")):
-            defaults[kind] = _style_defaults(styles.find(q(tag)), defaults.get(kind, other))
+            defaults[kind] = _style_defaults(styles.find(q(tag)), other, theme)
     return _Context(package, part, theme, layout, master, defaults)
 
 
-def _style_defaults(style: etree._Element | None, base: _Defaults) -> _Defaults:
+def _style_defaults(style: etree._Element | None, base: _Defaults, theme: Theme) -> _Defaults:
     """The first level's `defRPr` of a text style list (lstStyle, txStyles, defaultTextStyle) over `base`."""
     properties = style.find(f"{q('a:lvl1pPr')}/{q('a:defRPr')}") if style is not None else None
     if properties is None:
         return base
     size = properties.get("sz", "")
-    color = properties.find(q("a:solidFill"))
-    if color is None:
-        color = properties.find(q("a:noFill"))
-    return _Defaults(int(size) if size.isdigit() else base.size, color if color is not None else base.color)
+    fill = theme.paint(properties)
+    return _Defaults(int(size) if size.isdigit() else base.size, fill if fill is not None else base.fill)
 
 
 class _Slide:
@@ -301,13 +299,12 @@ class _Slide:
         kind = "other"
         if placeholder is not None:
             kind = "title" if placeholder.get("type", "body") in ("title", "ctrTitle") else "body"
-        base = self._context.defaults.get(kind) or self._context.defaults["other"]
+        base = self._context.defaults[kind]
         font = item.element.find(f"{q('p:style')}/{q('a:fontRef')}")
-        if font is not None and self._context.theme.color(font) is not None:
-            holder = etree.Element(q("a:solidFill"))
-            holder.extend(_copies(font))
-            base = _Defaults(base.size, holder)
-        return _style_defaults(item.element.find(f"{q('p:txBody')}/{q('a:lstStyle')}"), base)
+        color = self._context.theme.color(font)
+        if color is not None:
+            base = _Defaults(base.size, Paint(color, opaque=color.a >= 0.999))
+        return _style_defaults(item.element.find(f"{q('p:txBody')}/{q('a:lstStyle')}"), base, self._context.theme)
 
     def _em(self, run: etree._Element, item: _Item) -> float:
         """The run's size as shown (points), after autofit shrinks the text to fit its box."""
@@ -398,8 +395,7 @@ class _Slide:
             if fill is not None:
                 break
         if fill is None:
-            holder = defaults.color
-            fill = theme.fill(holder) if holder is not None else None
+            fill = defaults.fill
         if fill is None:
             color = theme.scheme("tx1")
             fill = Paint(color, opaque=True) if color is not None else None
@@ -483,7 +479,3 @@ def _placeholder(root: etree._Element | None, placeholder: etree._Element) -> et
         if by_type is None and template.get("type", "body") == kind:
             by_type = shape
     return by_type
-
-
-def _copies(element: etree._Element) -> list[etree._Element]:
-    return [etree.fromstring(etree.tostring(child)) for child in element]
