@@ -24,7 +24,7 @@ from acl_sync.scheduler import SyncScheduler
 from acl_sync.sync import SyncOptions
 from retrieval import health, routes
 from retrieval.agents import load_agent_policies
-from retrieval.audit import AuditLog
+from retrieval.audit import AuditLog, AuditOptions, writing_keyring
 from retrieval.batcher import QueryBatcher
 from retrieval.caller import DirectoryPolicy
 from retrieval.deps import Services
@@ -60,13 +60,14 @@ def create_app(
 ) -> FastAPI:
     """The search service. Tests inject the index, an embedder and a snapshot store; `serve` opens its own.
 
-    What can be checked without the index (issuers, agent policies) is checked here, so a bad setting
+    What can be checked without the index (issuers, agent policies, the audit key) is checked here, so a bad setting
     stops the process before it loads anything."""
     if not settings.oidc_issuers and not settings.dev_mode:
         log.warning("no trusted issuers: set CLEARANCE_OIDC_ISSUERS, or every request will get 401")
     metrics = create_metrics()
     verifier = build_verifier(settings)
     agents = load_agent_policies(settings.agent_policy_file, settings.unknown_agent_policy)
+    audit = AuditLog(settings.paths, writing_keyring(settings), AuditOptions.of(settings))
     directory_required = settings.uses_keycloak or settings.directory_file is not None
 
     @asynccontextmanager
@@ -78,6 +79,7 @@ def create_app(
         scheduler: SyncScheduler | None = None
         search: SearchService | None = None
         try:
+            _open_audit(audit)
             model = embedder if embedder is not None else _load_model(settings)
             opened.ensure_collection(model.info)
             model.embed(["warm up"])  # the first forward pass is slow; pay it before the first caller
@@ -91,7 +93,7 @@ def create_app(
                 directory=DirectoryPolicy(store, directory_required, settings.directory_max_age),
                 subject_limiter=RateLimiter(settings.rate_limit_per_minute, "subject"),
                 agent_limiter=RateLimiter(settings.agent_rate_limit_per_minute, "agent"),
-                audit=AuditLog(settings.paths.audit_dir),
+                audit=audit,
                 metrics=metrics,
                 search=search,
                 embedder=model,
@@ -105,6 +107,7 @@ def create_app(
                 scheduler.stop()
             if search is not None:
                 search.close()
+            audit.close()
             if index is None:
                 opened.close()
 
@@ -120,6 +123,15 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(health.router)
     return app
+
+
+def _open_audit(audit: AuditLog) -> None:
+    """Find the audit chain's head at start; a chain that cannot be continued is logged here and every
+    reading request answers 503 until it is dealt with (docs/audit.md)."""
+    try:
+        audit.open()
+    except ClearanceError as error:
+        log.error("audit log unavailable: %s", error)
 
 
 def _load_model(settings: Settings) -> Embedder:
