@@ -18,7 +18,6 @@ ENGINES = ["edge", "memory"]
 def audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One audit key file for the session, outside every data dir; development audit keys (dev mode)
     go to a session config directory, never to the developer's own ~/.config."""
-    import os
 
     from retrieval.audit.keys import add_key
 

@@ -208,7 +208,7 @@ class AuditLog:
         except AuditWriteError:
             self._forget()
             raise
-        except (OSError, ValueError) as error:
+        except Exception as error:  # OS errors, and anything unforeseen: fail closed for the whole group
             self._forget()
             raise AuditWriteError(f"cannot write the audit log in {self.paths.audit_dir}: {error}") from error
 

@@ -643,9 +643,14 @@ def test_an_unkeyed_log_of_an_earlier_version_is_never_continued(paths: DataPath
     assert not verify_log(paths, keyring).ok
 
 
-def test_chain_fields_cannot_be_supplied_by_the_caller(paths: DataPaths, keyring: Keyring) -> None:
+def test_fields_the_chain_cannot_hold_fail_the_append_and_nothing_else(paths: DataPaths, keyring: Keyring) -> None:
+    log = new_log(paths, keyring)
+    fill(log, 1)
     with pytest.raises(AuditWriteError):
-        new_log(paths, keyring).append({"event": "search", "seq": 99})
+        log.append({"event": "search", "seq": 99})  # the chain's own field
+    with pytest.raises(AuditWriteError):
+        log.append({"event": "search", "agents": {"not", "json"}})
+    assert log.append({"event": "search"})["seq"] == 2 and verify_log(paths, keyring).ok
 
 
 def test_interval_fsync_brings_head_up_without_further_traffic(paths: DataPaths, keyring: Keyring) -> None:
