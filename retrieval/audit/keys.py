@@ -49,7 +49,7 @@ class Keyring:
     public: Mapping[str, Ed25519PublicKey]
     private: Mapping[str, Ed25519PrivateKey] = field(default_factory=dict)
     active: str | None = None
-    source: str = "no key file"
+    source: str = "the verifier (no key file)"
 
     @property
     def development(self) -> bool:
@@ -71,7 +71,7 @@ class Keyring:
     def check(self, key_id: object, signature: object, message: bytes) -> str | None:
         """None when `signature` is key `key_id`'s over `message`; otherwise what is wrong."""
         if not isinstance(key_id, str) or key_id not in self.public:
-            return f"signed with key {key_id!r}, which is not in {self.source}"
+            return f"signed with key {key_id!r}, unknown to {self.source}"
         try:
             self.public[key_id].verify(_decode(str(signature)), message)
         except (InvalidSignature, ValueError):
@@ -108,7 +108,7 @@ def verifying_keyring(settings: Settings) -> Keyring:
     path = dev_key_file()
     if path.exists():
         return load_key_file(path, settings.data_dir)
-    return Keyring(public={}, source="no key file (set CLEARANCE_AUDIT_KEY_FILE)")
+    return Keyring(public={}, source="the verifier (no key file: set CLEARANCE_AUDIT_KEY_FILE)")
 
 
 def dev_key_file() -> Path:

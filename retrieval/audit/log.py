@@ -155,7 +155,7 @@ class AuditLog:
         return pending.record
 
     def status(self) -> str:
-        """ "ok" when the next record can be chained, else "unavailable" (for /readyz)."""
+        """Whether the next record can be chained, for /readyz: "ok" or "unavailable"."""
         try:
             self.open()
         except AuditWriteError:

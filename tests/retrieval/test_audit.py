@@ -207,7 +207,7 @@ def test_a_record_signed_with_an_unknown_key_is_a_break(paths: DataPaths, keyrin
     add_key(tmp_path / "other.json", paths.root)
     fill(new_log(paths, load_key_file(tmp_path / "other.json", paths.root)), 2)
     report = verify_log(paths, keyring)
-    assert not report.ok and "not in" in report.first_break.reason  # type: ignore[union-attr]
+    assert not report.ok and "unknown to" in report.first_break.reason  # type: ignore[union-attr]
 
 
 def test_a_rolled_back_log_is_caught_with_an_earlier_verify_s_seq(paths: DataPaths, keyring: Keyring) -> None:
