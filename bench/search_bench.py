@@ -46,7 +46,7 @@ from access_index.index import Chunk  # noqa: E402
 from access_index.index.edge import EdgeIndex  # noqa: E402
 from access_index.paths import DataPaths  # noqa: E402
 from access_index.settings import load_settings  # noqa: E402
-from retrieval.audit import AuditLog, AuditOptions, RequestRef, search_record  # noqa: E402
+from retrieval.audit import AuditLog, AuditOptions, RequestRef, search_record, verify_log  # noqa: E402
 from retrieval.audit.keys import add_key, load_key_file  # noqa: E402
 from retrieval.caller import Identity  # noqa: E402
 from retrieval.dev_issuer import mint_token  # noqa: E402
@@ -173,6 +173,12 @@ def audit_cost(directory: Path, records: int) -> None:
                 f"{ms.mean():>8.2f} {len(timings) / wall:>10.0f}",
                 flush=True,
             )
+    data = DataPaths(directory / "data-never-1")
+    started = time.perf_counter()
+    report = verify_log(data, load_key_file(key_file, data.root))
+    wall = time.perf_counter() - started
+    rate = report.records / wall
+    print(f"audit verify: {report.records} records (ok={report.ok}) in {wall:.2f} s = {rate:.0f} records/s")
 
 
 def free_port() -> int:
