@@ -25,7 +25,8 @@ from acl_sync.scheduler import SyncScheduler
 from acl_sync.sync import SyncOptions
 from retrieval import health, routes
 from retrieval.agents import load_agent_policies
-from retrieval.audit import AuditLog
+from retrieval.audit import AuditLog, AuditOptions, writing_keyring
+from retrieval.audit.keys import default_key_file
 from retrieval.batcher import QueryBatcher
 from retrieval.caller import DirectoryPolicy
 from retrieval.deps import Services
@@ -61,13 +62,20 @@ def create_app(
 ) -> FastAPI:
     """The search service. Tests inject the index, an embedder and a snapshot store; `serve` opens its own.
 
-    What can be checked without the index (issuers, agent policies) is checked here, so a bad setting
+    What can be checked without the index (issuers, agent policies, the audit key) is checked here, so a bad setting
     stops the process before it loads anything."""
     if not settings.oidc_issuers and not settings.dev_mode:
         log.warning("no trusted issuers: set CLEARANCE_OIDC_ISSUERS, or every request will get 401")
     metrics = create_metrics()
     verifier = build_verifier(settings)
     agents = load_agent_policies(settings.agent_policy_file, settings.unknown_agent_policy)
+    audit = AuditLog(settings.paths, writing_keyring(settings), AuditOptions.of(settings))
+    if settings.audit_key_file is None and not settings.dev_mode:
+        log.warning(
+            "audit records are signed with this user's key %s: for production keep the key where the service "
+            "account cannot lose it and set CLEARANCE_AUDIT_KEY_FILE (`clearance audit keygen`, docs/audit.md)",
+            default_key_file(development=False),
+        )
     directory_required = settings.uses_keycloak or settings.directory_file is not None
     issuer = directory_issuer(settings)  # ConfigError: a directory file that names no issuer among several
     if issuer is not None and issuer not in settings.trusted_issuers:
@@ -82,6 +90,7 @@ def create_app(
         scheduler: SyncScheduler | None = None
         search: SearchService | None = None
         try:
+            _open_audit(audit)
             model = embedder if embedder is not None else _load_model(settings)
             opened.ensure_collection(model.info)
             model.embed(["warm up"])  # the first forward pass is slow; pay it before the first caller
@@ -95,7 +104,7 @@ def create_app(
                 directory=DirectoryPolicy(store, directory_required, settings.directory_max_age, issuer),
                 subject_limiter=RateLimiter(settings.rate_limit_per_minute, "subject"),
                 agent_limiter=RateLimiter(settings.agent_rate_limit_per_minute, "agent"),
-                audit=AuditLog(settings.paths.audit_dir),
+                audit=audit,
                 metrics=metrics,
                 search=search,
                 embedder=model,
@@ -109,6 +118,7 @@ def create_app(
                 scheduler.stop()
             if search is not None:
                 search.close()
+            audit.close()
             if index is None:
                 opened.close()
 
@@ -124,6 +134,15 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(health.router)
     return app
+
+
+def _open_audit(audit: AuditLog) -> None:
+    """Find the audit chain's head at start; a chain that cannot be continued is logged here and every
+    reading request answers 503 until it is dealt with (docs/audit.md)."""
+    try:
+        audit.open()
+    except ClearanceError as error:
+        log.error("audit log unavailable: %s", error)
 
 
 def _load_model(settings: Settings) -> Embedder:

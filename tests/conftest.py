@@ -14,14 +14,33 @@ from tests.support.hashing_embedder import HashingEmbedder
 ENGINES = ["edge", "memory"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One audit key file for the session, outside every data dir; development audit keys (dev mode)
+    go to a session config directory, never to the developer's own ~/.config."""
+
+    from retrieval.audit.keys import add_key
+
+    root = tmp_path_factory.mktemp("audit-keys")
+    path = root / "keys.json"
+    add_key(path, root / "no-data-dir")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CONFIG_HOME", str(root / "config"))
+    patch.setenv("CLEARANCE_AUDIT_KEY_FILE", str(path))  # also for module-scoped fixtures
+    yield path
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never see the developer's CLEARANCE_* variables, and never reach a hub."""
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, audit_key_file: Path) -> None:
+    """Tests never see the developer's CLEARANCE_* variables, and never reach a hub. Every in-process
+    service signs its audit log with the session's key (a test of the key rules unsets it)."""
     import os
 
     for name in list(os.environ):
         if name.startswith("CLEARANCE_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("CLEARANCE_AUDIT_KEY_FILE", str(audit_key_file))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("DO_NOT_TRACK", "1")
 
