@@ -41,9 +41,10 @@ async def search(
     identity: Annotated[Identity, Depends(authenticate)],
     services: Annotated[Services, Depends(services)],
 ) -> SearchResponse:
-    """The top_k chunks the caller may read, nearest to the query (authorization inside the index query)."""
+    """The top_k chunks the caller may read that best match the query in its mode (authorization inside the
+    index query)."""
     narrowings = [*services.agents.narrowings_for(identity.agents), _request_narrowing(body.filters)]
-    found = await services.search.search(identity.caller, narrowings, body.query, body.top_k)
+    found = await services.search.search(identity.caller, narrowings, body.query, body.top_k, body.mode)
     request_id = request_id_of(request)
     store_query = services.settings.audit_store_query_text
     await _audit(services, search_record(request_id, identity, body.query, body.top_k, found, store_query))
