@@ -29,12 +29,12 @@ import csv
 import json
 import math
 import os
-import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,12 +97,11 @@ def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
 # -- files, manifest, ingest ------------------------------------------------------------------------------
 def file_name(document_id: str) -> str:
     """A file name that maps back to the BEIR id (ids may hold any character)."""
-    return re.sub(r"[^A-Za-z0-9._-]", lambda m: f"%{ord(m.group()):02X}", document_id) + ".txt"
+    return urllib.parse.quote(document_id, safe="") + ".txt"
 
 
 def document_of(indexed_id: str) -> str:
-    name = indexed_id.rsplit("/", 1)[-1].removesuffix(".txt")
-    return re.sub(r"%([0-9A-F]{2,})", lambda m: chr(int(m.group(1), 16)), name)
+    return urllib.parse.unquote(indexed_id.rsplit("/", 1)[-1].removesuffix(".txt"))
 
 
 def group_of(document_id: str, groups: int) -> int:
@@ -274,9 +273,11 @@ class InProcess:
         self._vectors: dict[str, tuple[float, ...]] = {}
 
     def embed(self, queries: Mapping[str, str]) -> None:
-        missing = [q for q in queries if q not in self._vectors]
-        vectors = self.embedder.embed([queries[q][:2000] for q in missing])
-        self._vectors.update({q: tuple(float(x) for x in v) for q, v in zip(missing, vectors, strict=True)})
+        # One query per call, as `serve` embeds a lone caller's query: int8 dynamic quantization scales
+        # activations per batch, so a vector depends (slightly) on what else is in its batch.
+        for qid, text in queries.items():
+            if qid not in self._vectors:
+                self._vectors[qid] = tuple(float(x) for x in self.embedder.embed([text[:2000]])[0])
 
     def search(self, qid: str, text: str, mode: Mode, caller: Caller, limit: int) -> Ranked:
         query = SearchQuery(text[:2000], mode, None if mode == "keyword" else self._vectors[qid])
