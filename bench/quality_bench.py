@@ -411,10 +411,16 @@ def run_backend(args: argparse.Namespace, collection: Collection, backend: str) 
             mode: scores({q: documents_ranked(r) for q, r in ranked.items()}, collection.qrels)
             for mode, ranked in deep.items()
         }
-        # The service over HTTP and the in-process search must agree on the top 50 (same index, same code).
+        # The service over HTTP and the in-process search must agree (same index, same code, same limit: a
+        # hybrid search's candidates per branch grow with the limit, so a deeper list fuses differently).
         result["http_equals_in_process"] = {
             mode: float(
-                np.mean([_same(_keyed(http[mode][q]), _keyed(deep[mode][q][:HTTP_TOP_K])) for q in collection.queries])
+                np.mean(
+                    [
+                        _same(_keyed(http[mode][q]), _keyed(engine.search(q, t, mode, caller, HTTP_TOP_K)))
+                        for q, t in collection.queries.items()
+                    ]
+                )
             )
             for mode in MODES
         }
@@ -441,6 +447,50 @@ def _keyed(ranked: Ranked, by_document: bool = False) -> list[tuple[str, float]]
     return [(document_of(doc) if by_document else chunk, score) for chunk, doc, score in ranked]
 
 
+def copy_group(data_dir: Path, group_dir: Path, readable: set[str]) -> None:
+    """An index holding only `readable`'s chunks: the very points of the main index (same dense vectors, same
+    payloads), written into a fresh data dir through the same ChunkIndex.upsert (which computes BM25 again from
+    the same text). Re-ingesting would re-embed, and int8 vectors depend slightly on their batch."""
+    import qdrant_edge as qe
+
+    from access_index.index import Chunk, ModelInfo
+
+    if (group_dir / "copied.json").exists():
+        return
+    shutil.rmtree(group_dir, ignore_errors=True)
+    main = load_settings(data_dir=data_dir).paths
+    meta = json.loads(main.index_meta.read_text())
+    shard = qe.EdgeShard.load(str(main.index_shard))
+    chunks: list[Chunk] = []
+    vectors: list[list[float]] = []
+    offset: Any = None
+    try:
+        while True:
+            request = qe.ScrollRequest(offset=offset, limit=1000, with_payload=True, with_vector=[""])
+            records, offset = shard.scroll(request)
+            for record in records:
+                chunk = Chunk.from_payload(record.payload or {})
+                if document_of(chunk.document_id) in readable:
+                    chunks.append(chunk)
+                    vector = record.vector
+                    vectors.append(list(vector[""] if isinstance(vector, dict) else vector))
+            if offset is None:
+                break
+    finally:
+        shard.close()
+    index = open_index(load_settings(data_dir=group_dir), role="bench")
+    try:
+        index.ensure_collection(ModelInfo(meta["model"], int(meta["dimension"])))
+        for start in range(0, len(chunks), 512):
+            index.upsert(chunks[start : start + 512], vectors[start : start + 512])
+    finally:
+        index.close()
+    models = data_dir / "models"
+    if models.is_dir():  # the same local ONNX export for the queries
+        shutil.copytree(models, group_dir / "models", dirs_exist_ok=True)
+    (group_dir / "copied.json").write_text(json.dumps({"chunks": len(chunks)}))
+
+
 def acl_check(
     args: argparse.Namespace,
     collection: Collection,
@@ -454,20 +504,13 @@ def acl_check(
     report: dict[str, Any] = {"queries": len(queries), "groups": len(members), "modes": {}}
     leaks = 0
     own: dict[tuple[int, str], dict[str, Ranked]] = {}
-    for g in members:
+    for g, readable in members.items():
         group_dir = args.workdir / f"group-{backend}-{g}"
-        if not (group_dir / "ingested.json").exists():
-            models = args.workdir / f"data-{backend}" / "models"
-            if models.is_dir():  # the same local ONNX export: no need to export and check it again
-                shutil.copytree(models, group_dir / "models", dirs_exist_ok=True)
-            acl = args.workdir / "acl-open.yaml"
-            acl.write_text(manifest(None), encoding="utf-8")
-            summary = ingest(group_dir, args.workdir / "docs" / f"g{g}", acl, backend)
-            (group_dir / "ingested.json").write_text(json.dumps(summary))
+        copy_group(args.workdir / f"data-{backend}", group_dir, readable)
         engine = InProcess(group_dir, backend)
         try:
             engine.embed(queries)
-            reader = Caller(TENANT, frozenset({"authenticated", "user:reader"}))
+            reader = Caller(TENANT, frozenset({"authenticated", f"user:member{g}", f"group:/g{g}"}))
             for mode in MODES:
                 own[(g, mode)] = {q: engine.search(q, t, mode, reader, HTTP_TOP_K) for q, t in queries.items()}
         finally:
@@ -532,6 +575,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("collection", type=Path, help="a BEIR-format folder")
     parser.add_argument("--backends", default="onnx", help="comma-separated: torch, onnx")
     parser.add_argument("--groups", type=int, default=4, help="access groups the corpus is split among")
+    parser.add_argument("--queries", type=int, help="use only the first N judged queries")
     parser.add_argument("--acl-queries", type=int, default=200, help="queries of the access check")
     parser.add_argument("--no-acl-check", dest="acl_check", action="store_false")
     parser.add_argument("--fusions", action="store_true", help="compare fusions in-process (hybrid)")
@@ -540,6 +584,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(list(argv) if argv is not None else None)
     collection = load_collection(args.collection)
+    if args.queries:
+        kept = list(collection.queries)[: args.queries]
+        collection = Collection(
+            collection.documents, {q: collection.queries[q] for q in kept}, {q: collection.qrels[q] for q in kept}
+        )
     print(
         f"{args.collection}: {len(collection.documents)} documents, {len(collection.queries)} judged queries; "
         f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
