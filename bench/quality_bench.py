@@ -316,6 +316,66 @@ def compare_fusions(engine: InProcess, collection: Collection, caller: Caller) -
     return out
 
 
+# -- BM25 parameters --------------------------------------------------------------------------------------
+def chunk_texts(args: argparse.Namespace) -> tuple[list[str], np.ndarray]:
+    """The chunk texts ingest produced (from the first backend's index) and the document of each."""
+    from access_index.index import AnyOf, Filter
+
+    settings = load_settings(data_dir=args.workdir / f"data-{args.backends.split(',')[0]}")
+    index = open_index(settings, role="bench")
+    try:
+        chunks = list(index.scroll(Filter(must=(AnyOf("tenant", (TENANT,)),)), fields=["text"]))
+    finally:
+        index.close()
+    return [c.text for c in chunks], np.array([document_of(c.document_id) for c in chunks])
+
+
+def bm25_grid(args: argparse.Namespace, collection: Collection) -> dict[str, float]:
+    """Keyword-mode nDCG@10 for a grid of (k1, b, average length), scored as Qdrant scores it (Qdrant's Bm25
+    vectors, IDF ln(1 + (N - n + 0.5) / (n + 0.5)) over the chunks) on the chunks ingest produced."""
+    import qdrant_edge as qe
+    from scipy import sparse as sp
+
+    texts, owners = chunk_texts(args)
+    qids = list(collection.queries)
+    out = {}
+    for k1 in (0.9, 1.2, 1.5):
+        for b in (0.5, 0.75, 0.9):
+            for average in (60.0, 100.0, 150.0, 256.0):
+                model = qe.Bm25(qe.Bm25Config(k=k1, b=b, avg_len=average, language="english"))
+                columns: dict[int, int] = {}
+
+                def matrix(vectors: list[Any], grow: bool, columns: dict[int, int] = columns) -> Any:
+                    rows, cols, values = [], [], []
+                    for row, vector in enumerate(vectors):
+                        for term, value in zip(vector.indices, vector.values, strict=True):
+                            if grow:
+                                columns.setdefault(term, len(columns))
+                            if term in columns:
+                                rows.append(row)
+                                cols.append(columns[term])
+                                values.append(value)
+                    return sp.csr_matrix(
+                        (values, (rows, cols)), shape=(len(vectors), len(columns) + (1 if grow else 0))
+                    )
+
+                chunks = matrix([model.embed_document(t) for t in texts], grow=True)
+                queries = matrix([model.embed_query(collection.queries[q][:2000]) for q in qids], grow=False)
+                queries = sp.csr_matrix(queries, shape=(len(qids), chunks.shape[1]))
+                frequency = np.asarray((chunks > 0).sum(axis=0)).ravel()
+                idf = np.log(1 + (len(texts) - frequency + 0.5) / (frequency + 0.5))
+                similarity = (queries @ sp.diags(idf) @ chunks.T).toarray()
+                rankings = {}
+                for row, qid in enumerate(qids):
+                    order = np.argsort(-similarity[row], kind="stable")[:DEEP_LIMIT]
+                    order = order[similarity[row, order] > 0]
+                    rankings[qid] = list(dict.fromkeys(owners[order].tolist()))
+                name = f"k1={k1} b={b} avg_len={average:g}"
+                out[name] = scores(rankings, collection.qrels)["ndcg@10"]
+                print(f"  BM25 {name}: nDCG@10 {out[name]:.4f}", flush=True)
+    return out
+
+
 # -- quantization recipes ------------------------------------------------------------------------------
 def compare_recipes(args: argparse.Namespace, collection: Collection) -> dict[str, dict[str, float]]:
     """Dense-only nDCG@10 and embedding speed of torch fp32 and each int8 recipe, on the chunk texts ingest
@@ -580,6 +640,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--no-acl-check", dest="acl_check", action="store_false")
     parser.add_argument("--fusions", action="store_true", help="compare fusions in-process (hybrid)")
     parser.add_argument("--recipes", action="store_true", help="compare int8 recipes with fp32 (dense only)")
+    parser.add_argument("--bm25-grid", action="store_true", help="keyword nDCG@10 over BM25 parameters only")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(list(argv) if argv is not None else None)
@@ -597,6 +658,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     reference = scores(plain_bm25(collection), collection.qrels)
     print(f"plain BM25: {reference}", flush=True)
+    if args.bm25_grid:
+        grid = bm25_grid(args, collection)
+        best = max(grid, key=grid.__getitem__)
+        print(f"best BM25 parameters: {best} (nDCG@10 {grid[best]:.4f})")
+        return 0
     results = [run_backend(args, collection, backend) for backend in args.backends.split(",")]
     recipes = compare_recipes(args, collection) if args.recipes else {}
     print_report(results, reference, len(collection.queries))
