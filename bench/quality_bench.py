@@ -378,21 +378,22 @@ def bm25_grid(args: argparse.Namespace, collection: Collection) -> dict[str, flo
 
 # -- quantization recipes ------------------------------------------------------------------------------
 def compare_recipes(args: argparse.Namespace, collection: Collection) -> dict[str, dict[str, float]]:
-    """Dense-only nDCG@10 and embedding speed of torch fp32 and each int8 recipe, on the chunk texts ingest
-    produced (read from the first backend's index): the same chunks, only the model differs."""
+    """Dense-only nDCG@10 and embedding speed of torch fp32 and each int8 recipe on the same inputs: the chunk
+    texts ingest produced (from the first backend's index), or with --recipe-docs N, N whole documents (every
+    judged-relevant one, then others at random; the model reads the first 256 tokens)."""
+    import random
+
     from access_index.embedder import SentenceTransformerEmbedder, bundled_model_path
-    from access_index.index import AnyOf, Filter
     from access_index.onnx_embedder import RECIPES, OnnxEmbedder
 
-    data_dir = args.workdir / f"data-{args.backends.split(',')[0]}"
-    settings = load_settings(data_dir=data_dir)
-    index = open_index(settings, role="bench")
-    try:
-        chunks = list(index.scroll(Filter(must=(AnyOf("tenant", (TENANT,)),)), fields=["text"]))
-    finally:
-        index.close()
-    owners = np.array([document_of(c.document_id) for c in chunks])
-    texts = [c.text for c in chunks]
+    if args.recipe_docs:
+        relevant = sorted({d for judged in collection.qrels.values() for d in judged})
+        others = sorted(set(collection.documents) - set(relevant))
+        picked = relevant + random.Random(7).sample(others, max(0, args.recipe_docs - len(relevant)))
+        texts = [f"{collection.documents[d][0]}\n\n{collection.documents[d][1]}" for d in picked]
+        owners = np.array(picked)
+    else:
+        texts, owners = chunk_texts(args)
     qids = list(collection.queries)
     models: dict[str, Any] = {"torch fp32": SentenceTransformerEmbedder()}
     for recipe in RECIPES:
@@ -404,14 +405,18 @@ def compare_recipes(args: argparse.Namespace, collection: Collection) -> dict[st
         started = time.perf_counter()
         matrix = model.embed(texts)
         rate = len(texts) / (time.perf_counter() - started)
-        queries = model.embed([collection.queries[q] for q in qids])
+        queries = np.stack([model.embed([collection.queries[q][:2000]])[0] for q in qids])
         similarity = queries @ matrix.T
         rankings = {}
         for row, qid in enumerate(qids):
             order = np.argsort(-similarity[row], kind="stable")[:DEEP_LIMIT]
             rankings[qid] = list(dict.fromkeys(owners[order].tolist()))
-        out[name] = scores(rankings, collection.qrels) | {"chunks_per_second": rate, "load": os.getloadavg()[0]}
-        print(f"  {name}: nDCG@10 {out[name]['ndcg@10']:.4f}, {rate:.1f} chunks/s", flush=True)
+        out[name] = scores(rankings, collection.qrels) | {
+            "texts": len(texts),
+            "texts_per_second": rate,
+            "load": os.getloadavg()[0],
+        }
+        print(f"  {name}: nDCG@10 {out[name]['ndcg@10']:.4f}, {rate:.1f} texts/s", flush=True)
     return out
 
 
@@ -633,7 +638,7 @@ def print_report(results: Sequence[dict[str, Any]], reference: Mapping[str, floa
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("collection", type=Path, help="a BEIR-format folder")
-    parser.add_argument("--backends", default="onnx", help="comma-separated: torch, onnx")
+    parser.add_argument("--backends", default="onnx", help="comma-separated: torch, onnx ('' for --recipes alone)")
     parser.add_argument("--groups", type=int, default=4, help="access groups the corpus is split among")
     parser.add_argument("--queries", type=int, help="use only the first N judged queries")
     parser.add_argument("--acl-queries", type=int, default=200, help="queries of the access check")
@@ -641,6 +646,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--fusions", action="store_true", help="compare fusions in-process (hybrid)")
     parser.add_argument("--recipes", action="store_true", help="compare int8 recipes with fp32 (dense only)")
     parser.add_argument("--bm25-grid", action="store_true", help="keyword nDCG@10 over BM25 parameters only")
+    parser.add_argument("--recipe-docs", type=int, help="--recipes on N whole documents instead of the chunks")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(list(argv) if argv is not None else None)
@@ -658,6 +664,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     reference = scores(plain_bm25(collection), collection.qrels)
     print(f"plain BM25: {reference}", flush=True)
+    if args.recipes and not args.backends:
+        recipes = compare_recipes(args, collection)
+        print(json.dumps(recipes, indent=2))
+        return 0
     if args.bm25_grid:
         grid = bm25_grid(args, collection)
         best = max(grid, key=grid.__getitem__)
@@ -667,7 +677,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     recipes = compare_recipes(args, collection) if args.recipes else {}
     print_report(results, reference, len(collection.queries))
     for name, figures in recipes.items():
-        print(f"dense only, {name}: nDCG@10 {figures['ndcg@10']:.4f}, {figures['chunks_per_second']:.1f} chunks/s")
+        print(f"dense only, {name}: nDCG@10 {figures['ndcg@10']:.4f}, {figures['texts_per_second']:.1f} texts/s")
     if args.out:
         args.out.write_text(json.dumps({"reference": reference, "results": results, "recipes": recipes}, indent=2))
     return 0
