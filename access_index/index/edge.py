@@ -24,7 +24,7 @@ from access_index.index import hnsw, hybrid
 from access_index.index.base import ModelInfo, Role, SearchQuery, check_model
 from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, prepare_points
 from access_index.index.filter import AnyOf, Filter
-from access_index.index.sparse import SPARSE_VECTOR, SparseVector, document_vector, query_vector
+from access_index.index.sparse import SPARSE_VECTOR, SparseVector, query_vector, stored_chunk_vector
 from access_index.paths import DataPaths
 
 T = TypeVar("T")
@@ -116,7 +116,7 @@ class EdgeIndex:
         if not records:
             return 0
         vectors = [
-            qe.PointVectors(id=record.id, vector={SPARSE_VECTOR: _sparse(document_vector(_text(record.payload)))})
+            qe.PointVectors(id=record.id, vector={SPARSE_VECTOR: _sparse(stored_chunk_vector(record.payload))})
             for record in records
         ]
         # The condition skips a chunk that an upsert rewrote (with its own BM25 vector) since the scroll.
@@ -217,11 +217,6 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
 
 def _exists(point_id: Any, shard: qe.EdgeShard) -> bool:
     return bool(shard.retrieve([point_id], False, False))
-
-
-def _text(payload: Mapping[str, Any] | None) -> str:
-    text = (payload or {}).get("text")
-    return text if isinstance(text, str) else ""
 
 
 def _to_edge(where: Filter) -> qe.Filter:

@@ -18,7 +18,7 @@ from access_index.index import hnsw, hybrid
 from access_index.index.base import ModelInfo, SearchQuery, check_model
 from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, prepare_points
 from access_index.index.filter import AnyOf, Filter
-from access_index.index.sparse import SPARSE_VECTOR, SparseVector, document_vector, query_vector
+from access_index.index.sparse import SPARSE_VECTOR, SparseVector, query_vector, stored_chunk_vector
 from access_index.settings import Settings
 
 T = TypeVar("T")
@@ -156,7 +156,7 @@ class ServerIndex:
         if not records:
             return 0
         vectors = [
-            qm.PointVectors(id=record.id, vector={SPARSE_VECTOR: _sparse(document_vector(_text(record.payload)))})
+            qm.PointVectors(id=record.id, vector={SPARSE_VECTOR: _sparse(stored_chunk_vector(record.payload))})
             for record in records
         ]
         # The filter skips a chunk that an upsert rewrote (with its own BM25 vector) since the scroll.
@@ -225,11 +225,6 @@ def _dense(query: SearchQuery) -> list[float]:
 
 def _sparse(vector: SparseVector) -> qm.SparseVector:
     return qm.SparseVector(indices=vector.indices, values=vector.values)
-
-
-def _text(payload: Mapping[str, Any] | None) -> str:
-    text = (payload or {}).get("text")
-    return text if isinstance(text, str) else ""
 
 
 def _to_qdrant(where: Filter) -> qm.Filter:

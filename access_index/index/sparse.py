@@ -12,7 +12,9 @@ store the same numbers and rank alike.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import qdrant_edge as qe
 
@@ -57,3 +59,9 @@ def query_vector(text: str) -> SparseVector:
     """A query's distinct tokens, weight 1 each; Qdrant multiplies in the IDF at search time."""
     vector = _bm25().embed_query(text)
     return SparseVector(list(vector.indices), list(vector.values))
+
+
+def stored_chunk_vector(payload: Mapping[str, Any] | None) -> SparseVector:
+    """The BM25 vector of a stored chunk, from its `text` payload (filling an index built before BM25)."""
+    text = (payload or {}).get("text")
+    return document_vector(text if isinstance(text, str) else "")
