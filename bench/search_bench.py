@@ -4,14 +4,16 @@ Corpus: paragraphs of the Python standard library's docstrings (real English tex
 real model; each vector is reused with small Gaussian perturbations (re-normalized) until 100k chunks, so
 building the index takes minutes instead of ~30 min of embedding. Every chunk gets an ACL drawn from 40
 groups (plus some `authenticated`), so every search runs the real access filter. Queries are real
-sentences embedded by the server's real model. Prints p50/p99 latency and searches/s at 1, 8, 32 callers.
+sentences embedded by the server's real model. Prints p50/p99 latency and searches/s at 1, 8, 32 callers,
+per search mode (hybrid, semantic, keyword; every chunk also has its BM25 vector).
 
 The audit's own cost per search is timed apart first (it is well under the noise of a loaded HTTP run):
 `AuditLog.append` of the record a top_k=8 search writes, on the data dir's disk, for each
 CLEARANCE_AUDIT_FSYNC setting, by one caller and by 8 threads at once. `--audit-fsync` sets the served
 process's setting, so HTTP runs with fsync on and off can be compared as well.
 
-    python bench/search_bench.py [--chunks 100000] [--seconds 20] [--audit-fsync record|interval|never]
+    python bench/search_bench.py [--chunks 100000] [--seconds 20] [--modes hybrid,semantic,keyword]
+                                 [--audit-fsync record|interval|never]
     python bench/search_bench.py --audit-only
 """
 
@@ -42,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from access_index.acl import Caller  # noqa: E402
 from access_index.embedder import load_embedder  # noqa: E402
-from access_index.index import Chunk  # noqa: E402
+from access_index.index import Chunk, open_index  # noqa: E402
 from access_index.index.edge import EdgeIndex  # noqa: E402
 from access_index.paths import DataPaths  # noqa: E402
 from access_index.settings import load_settings  # noqa: E402
@@ -91,7 +93,8 @@ def build(data_dir: Path, chunks: int, base_count: int) -> list[str]:
     base = embedder.embed(base_texts)
     print(f"embedded {len(base_texts)} real paragraphs in {time.perf_counter() - started:.1f} s", flush=True)
     rng = np.random.default_rng(7)
-    index = EdgeIndex(settings.paths, "bench")
+    index = open_index(settings, role="bench")
+    assert isinstance(index, EdgeIndex)
     index.ensure_collection(embedder.info)
     picker = random.Random(7)
     started = time.perf_counter()
@@ -188,7 +191,7 @@ def free_port() -> int:
 
 
 async def load(
-    url: str, tokens: list[str], queries: list[str], callers: int, seconds: float
+    url: str, tokens: list[str], queries: list[str], callers: int, seconds: float, mode: str = "hybrid"
 ) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
@@ -199,7 +202,7 @@ async def load(
         nonlocal errors
         picker = random.Random(number)
         while time.perf_counter() < deadline:
-            body = {"query": picker.choice(queries), "top_k": 8}
+            body = {"query": picker.choice(queries), "top_k": 8, "mode": mode}
             headers = {"Authorization": f"Bearer {tokens[number % len(tokens)]}"}
             started = time.perf_counter()
             response = await client.post(f"{url}/v1/search", json=body, headers=headers)
@@ -220,6 +223,7 @@ def main() -> int:
     parser.add_argument("--base", type=int, default=2000, help="real paragraphs embedded")
     parser.add_argument("--seconds", type=float, default=20.0, help="per concurrency level")
     parser.add_argument("--callers", default="1,8,32")
+    parser.add_argument("--modes", default="hybrid,semantic,keyword")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "out" / "search")
     parser.add_argument("--backend", default="torch", help="the server's CLEARANCE_EMBEDDING_BACKEND (torch, onnx)")
     parser.add_argument("--audit-fsync", default="record", choices=["record", "interval", "never"])
@@ -268,17 +272,20 @@ def main() -> int:
             f"{args.chunks} chunks, top_k=8, ACL filter over 40 groups (caller in 5), {args.backend} model queries, "
             f"audit fsync {args.audit_fsync}, load {os.getloadavg()[0]:.1f}"
         )
-        print(f"{'callers':>8} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'searches/s':>11}")
-        for callers in (int(c) for c in args.callers.split(",")):
-            started = time.perf_counter()
-            latencies, errors = asyncio.run(load(url, tokens, queries, callers, args.seconds))
-            wall = time.perf_counter() - started
-            ms = np.array(latencies) * 1000
-            print(
-                f"{callers:>8} {len(latencies):>9} {errors:>7} {np.percentile(ms, 50):>8.1f} "
-                f"{np.percentile(ms, 99):>8.1f} {len(latencies) / wall:>11.1f}",
-                flush=True,
-            )
+        print(
+            f"{'mode':>8} {'callers':>8} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'searches/s':>11}"
+        )
+        for mode in args.modes.split(","):
+            for callers in (int(c) for c in args.callers.split(",")):
+                started = time.perf_counter()
+                latencies, errors = asyncio.run(load(url, tokens, queries, callers, args.seconds, mode))
+                wall = time.perf_counter() - started
+                ms = np.array(latencies) * 1000
+                print(
+                    f"{mode:>8} {callers:>8} {len(latencies):>9} {errors:>7} {np.percentile(ms, 50):>8.1f} "
+                    f"{np.percentile(ms, 99):>8.1f} {len(latencies) / wall:>11.1f}",
+                    flush=True,
+                )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -27,6 +27,7 @@ from retrieval import health, routes
 from retrieval.agents import load_agent_policies
 from retrieval.audit import AuditLog, AuditOptions, writing_keyring
 from retrieval.audit.keys import default_key_file
+from retrieval.backfill import SparseBackfill
 from retrieval.batcher import QueryBatcher
 from retrieval.caller import DirectoryPolicy
 from retrieval.deps import Services
@@ -89,10 +90,14 @@ def create_app(
         store = directory_store or (storage.snapshots if storage is not None else open_snapshot_store(settings))
         scheduler: SyncScheduler | None = None
         search: SearchService | None = None
+        backfill: SparseBackfill | None = None
         try:
             _open_audit(audit)
             model = embedder if embedder is not None else _load_model(settings)
             opened.ensure_collection(model.info)
+            # An index built before BM25 vectors gets them from its stored text while the service answers.
+            backfill = SparseBackfill(opened, on_batch=metrics.sparse_backfill_chunks.inc)
+            backfill.start()
             model.embed(["warm up"])  # the first forward pass is slow; pay it before the first caller
             search = SearchService(
                 opened, QueryBatcher(model, on_batch=metrics.embed_batch_size.observe), settings.search_timeout_seconds
@@ -114,6 +119,8 @@ def create_app(
                 scheduler = _start_sync(settings, opened, store, metrics)
             yield
         finally:
+            if backfill is not None:
+                backfill.stop()
             if scheduler is not None:
                 scheduler.stop()
             if search is not None:

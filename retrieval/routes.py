@@ -41,13 +41,13 @@ async def search(
     identity: Annotated[Identity, Depends(authenticate)],
     services: Annotated[Services, Depends(services)],
 ) -> SearchResponse:
-    """The top_k chunks the caller may read, nearest to the query (authorization inside the index query)."""
+    """The top_k chunks the caller may read that best match the query in its mode (authorization inside the
+    index query)."""
     narrowings = [*services.agents.narrowings_for(identity.agents), _request_narrowing(body.filters)]
-    found = await services.search.search(identity.caller, narrowings, body.query, body.top_k)
+    found = await services.search.search(identity.caller, narrowings, body.query, body.top_k, body.mode)
     ref = _request_ref(request)
     store_query = services.settings.audit_store_query_text
-    # "semantic" is the one mode there is until the search mode lands in the request (CONTRACT.md, REST).
-    await _audit(services, search_record(ref, identity, body.query, body.top_k, "semantic", found, store_query))
+    await _audit(services, search_record(ref, identity, body.query, body.top_k, body.mode, found, store_query))
     services.metrics.results_per_search.observe(len(found))
     return SearchResponse(
         request_id=ref.request_id, results=[SearchResultItem.of(item.chunk, item.score) for item in found]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from access_index.index.base import ChunkIndex, ModelInfo, Role
+from access_index.index.base import MODES, ChunkIndex, Mode, ModelInfo, Role, SearchQuery
 from access_index.index.chunk import Chunk, Hit, point_id
 from access_index.index.filter import AnyOf, Filter, document_filter, source_filter
 from access_index.settings import Settings
@@ -13,13 +13,16 @@ if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
 __all__ = [
+    "MODES",
     "AnyOf",
     "Chunk",
     "ChunkIndex",
     "Filter",
     "Hit",
+    "Mode",
     "ModelInfo",
     "Role",
+    "SearchQuery",
     "document_filter",
     "index_exists",
     "open_index",

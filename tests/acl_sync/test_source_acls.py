@@ -8,7 +8,7 @@ from pathlib import Path
 
 from access_index.acl import Caller, build_access_filter
 from access_index.document_acl import DocumentAcl
-from access_index.index import Chunk, ChunkIndex
+from access_index.index import Chunk, ChunkIndex, SearchQuery
 from access_index.manifest import load_manifest
 from access_index.settings import Settings
 from access_index.sources import SourceRecord, save_source
@@ -68,8 +68,8 @@ def ingest_fake(settings: Settings, index: ChunkIndex, embedder: HashingEmbedder
 
 
 def readable(index: ChunkIndex, embedder: HashingEmbedder, *tokens: str) -> dict[str, float]:
-    vector = embedder.embed(["salary budget"])[0].tolist()
-    hits = index.search(vector, build_access_filter(Caller("acme", frozenset(tokens))), 20)
+    query = SearchQuery("salary budget", "semantic", tuple(embedder.embed(["salary budget"])[0].tolist()))
+    hits = index.search(query, build_access_filter(Caller("acme", frozenset(tokens))), 20)
     return {f"{hit.chunk.document_id}#{hit.chunk.chunk_index}": hit.score for hit in hits}
 
 

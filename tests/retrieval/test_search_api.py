@@ -67,14 +67,14 @@ def test_results_are_only_what_the_caller_may_read(client_on, issuer: OidcIssuer
 
 
 def test_result_shape_carries_provenance_and_findings(client_on, issuer: OidcIssuer) -> None:
-    results = search(client_on, issuer.token(), "deploy questions answered", top_k=1)
+    results = search(client_on, issuer.token(), "deploy questions answered", top_k=1, mode="semantic")
     assert len(results) == 1
     result = results[0]
     assert set(result) == {"chunk_id", "document_id", "score", "text", "source", "labels", "findings"}
     assert result["document_id"] == "wiki/faq.md"
     assert result["source"] == {"uri": "file:///docs/wiki/faq.md", "title": "faq.md", "page": None}
     assert result["findings"] == [FINDING]
-    assert result["score"] == pytest.approx(1.0, abs=1e-4)
+    assert result["score"] == pytest.approx(1.0, abs=1e-4)  # semantic: the cosine similarity
 
 
 def test_caller_filters_only_narrow(client_on, issuer: OidcIssuer) -> None:
@@ -362,7 +362,7 @@ class LeakyIndex:
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
 
-    def search(self, vector, where: Filter, limit: int) -> list[Hit]:
+    def search(self, query, where: Filter, limit: int) -> list[Hit]:
         leaked = make_chunk("hr/salaries.md", "salaries", ["group:/hr"])
         return [Hit(leaked, 0.9)]
 
