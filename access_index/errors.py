@@ -76,7 +76,14 @@ class IndexUnavailableError(ClearanceError):
 
 
 class IndexLockedError(IndexUnavailableError):
+    """The embedded shard is held by another process: `holder_role` and `holder_pid` say which (None: unknown)."""
+
     code = "index_locked"
+
+    def __init__(self, message: str, holder_role: str | None = None, holder_pid: int | None = None) -> None:
+        super().__init__(message)
+        self.holder_role = holder_role
+        self.holder_pid = holder_pid
 
 
 class ModelMismatchError(IndexUnavailableError):
