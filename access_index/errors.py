@@ -9,7 +9,8 @@ access_index/cli.py.
     ├── PrincipalError                   invalid_principal     500  a malformed principal string
     ├── IndexUnavailableError            index_unavailable     503  the index cannot answer safely (fail closed)
     │   ├── IndexLockedError             index_locked          503  the embedded shard is held by another process
-    │   └── ModelMismatchError           model_mismatch        503  the collection was built with another model
+    │   ├── ModelMismatchError           model_mismatch        503  the collection was built with another model
+    │   └── WriteInterruptedError        write_interrupted     503  an ingest's writes stopped mid-run (names files)
     ├── EmbeddingError                   embedding_error       503  the model cannot be loaded or run
     ├── InvalidTokenError                invalid_token         401  no or bad token (`reason`: a word for metrics)
     ├── KeysUnavailableError             idp_keys_unavailable  503  an issuer's signing keys cannot be fetched
@@ -88,6 +89,12 @@ class IndexLockedError(IndexUnavailableError):
 
 class ModelMismatchError(IndexUnavailableError):
     code = "model_mismatch"
+
+
+class WriteInterruptedError(IndexUnavailableError):
+    """The index stopped taking a run's writes (say `serve` stopped): names the documents and what to do."""
+
+    code = "write_interrupted"
 
 
 class EmbeddingError(ClearanceError):

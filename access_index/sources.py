@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from access_index.errors import ConfigError
 from access_index.settings import Settings
@@ -18,13 +20,35 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 @dataclass(frozen=True)
+class IngestRun:
+    """What the last finished ingest of a source did (`clearance status` shows it)."""
+
+    finished_at: str  # ISO 8601, UTC
+    seconds: float
+    counts: Mapping[str, int]
+    chunks_written: int
+    index: str  # how the index was reached: "direct", "via clearance serve (pid N)", "Qdrant server"
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> IngestRun:
+        return IngestRun(
+            finished_at=str(data["finished_at"]),
+            seconds=float(data["seconds"]),
+            counts={str(status): int(count) for status, count in dict(data["counts"]).items()},
+            chunks_written=int(data["chunks_written"]),
+            index=str(data["index"]),
+        )
+
+
+@dataclass(frozen=True)
 class SourceRecord:
-    """A source as last ingested: its tenant, its roots and its manifest (absolute paths)."""
+    """A source as last ingested: its tenant, its roots and its manifest (absolute paths), and that run."""
 
     name: str
     tenant: str
     roots: tuple[str, ...]
     manifest: str
+    last_ingest: IngestRun | None = None
 
 
 def check_source_name(name: str) -> str:
@@ -60,6 +84,7 @@ def list_sources(settings: Settings) -> list[SourceRecord]:
                 tenant=str(data["tenant"]),
                 roots=tuple(str(root) for root in data["roots"]),
                 manifest=str(data["manifest"]),
+                last_ingest=IngestRun.from_dict(data["last_ingest"]) if data.get("last_ingest") else None,
             )
         )
     return records

@@ -10,14 +10,15 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-from access_index.embedder import load_embedder
+from access_index.embedder import load_embedder, open_embedder
 from access_index.errors import ConfigError, DocumentError, IndexUnavailableError
 from access_index.index import ChunkIndex, index_exists, open_index
 from access_index.manifest import is_valid_tenant, load_manifest
 from access_index.settings import Settings
-from access_index.sources import SourceRecord, check_source_name, save_source
+from access_index.sources import IngestRun, SourceRecord, check_source_name, save_source
 from ingest.discovery import discover
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
@@ -55,10 +56,11 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if job.dry_run:
         report = _dry_run(job, settings, progress)
     else:
-        # The index first: a locked embedded index fails in a second instead of after loading the model.
+        # The index first (the shard, or `serve` holding it): a busy index fails before anything else.
         index = open_index(settings, role="ingest")
         try:
-            embedder = load_embedder(settings)
+            # Name and dimension now, weights at the first chunk to embed: an unchanged tree never loads them.
+            embedder = open_embedder(settings)
             index.ensure_collection(embedder.info)
             report = run_job(job, index, embedder, progress)
         finally:
@@ -70,6 +72,13 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 tenant=tenant,
                 roots=tuple(str((path if path.is_dir() else path.parent).resolve()) for path in paths),
                 manifest=str(Path(args.acl).resolve()),
+                last_ingest=IngestRun(
+                    finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                    seconds=round(report.seconds, 3),
+                    counts=report.counts,
+                    chunks_written=report.chunks_written,
+                    index=report.index_route or "",
+                ),
             ),
         )
     if args.json:

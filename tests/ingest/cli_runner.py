@@ -34,5 +34,5 @@ def _load(settings: Settings) -> PacedEmbedder:
 
 
 if __name__ == "__main__":
-    setattr(ingest.command, "load_embedder", _load)  # noqa: B010 - swap the model for the test embedder
+    setattr(ingest.command, "open_embedder", _load)  # noqa: B010 - swap the model for the test embedder
     sys.exit(main(sys.argv[1:]))
