@@ -201,4 +201,8 @@ def start_socket_server(settings: Settings, index: ChunkIndex) -> IndexSocketSer
     if not supported():
         log.warning("no index socket on this system (it needs SO_PEERCRED): ingest and acl-sync cannot run beside")
         return None
-    return IndexSocketServer(index, settings)
+    try:
+        return IndexSocketServer(index, settings)
+    except OSError as error:  # searches do not need it; the other commands are told the shard is busy
+        log.error("the index socket could not be opened at %s: %s", settings.paths.index_socket, error)
+        return None
