@@ -24,6 +24,7 @@ HANDLERS = {
     "token": "retrieval.command:run_token",
     "audit": "retrieval.command:run_audit",
     "acl-sync": "acl_sync.command:run_acl_sync",
+    "status": "access_index.status:run_status",
 }
 
 
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--interval", type=int, metavar="SECONDS", help="sync every SECONDS (CLEARANCE_ACL_SYNC_INTERVAL)"
     )
+
+    status = commands.add_parser("status", help="who holds the index, its size, the directory's age, last ingests")
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     token = commands.add_parser("token", help="a token from the local development issuer (dev mode only)")
     token.add_argument("--user", required=True, metavar="NAME")

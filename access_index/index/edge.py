@@ -226,6 +226,12 @@ def _parse_holder(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def recorded_model(paths: DataPaths) -> ModelInfo | None:
+    """The model the embedded collection was built with, from its record (None before the first ingest)."""
+    meta = _read_meta(paths.index_meta)
+    return ModelInfo(str(meta["model"]), int(meta["dimension"])) if meta else None
+
+
 def _read_meta(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
