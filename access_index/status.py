@@ -57,6 +57,7 @@ class Status:
     index: IndexStatus
     directory: DirectoryStatus
     sources: list[dict[str, Any]] = field(default_factory=list)
+    sources_problem: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,7 +82,11 @@ def collect_status(settings: Settings) -> Status:
     else:
         index = _embedded_status(settings)
         directory = _directory_status(settings, open_snapshot_store(settings))
-    return Status(index, directory, [_source_status(record) for record in _sources(settings)])
+    try:
+        sources = [_source_status(record) for record in list_sources(settings)]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return Status(index, directory, [], f"cannot read the source registry {settings.paths.sources_dir}: {error}")
+    return Status(index, directory, sources)
 
 
 def _embedded_status(settings: Settings) -> IndexStatus:
@@ -136,13 +141,6 @@ def _directory_status(settings: Settings, store: SnapshotStore) -> DirectoryStat
     status.synced_at = snapshot.synced_at.isoformat(timespec="seconds")
     status.age_seconds = round(snapshot.age_seconds(), 1)
     return status
-
-
-def _sources(settings: Settings) -> list[SourceRecord]:
-    try:
-        return list_sources(settings)
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
 
 
 def _source_status(record: SourceRecord) -> dict[str, Any]:
@@ -209,7 +207,9 @@ def render_status(status: Status) -> str:
         )
     else:
         lines.append(f"directory   {directory.problem}")
-    if not status.sources:
+    if status.sources_problem:
+        lines.append(f"sources     {status.sources_problem}")
+    elif not status.sources:
         lines.append("sources     none ingested yet")
     for source in status.sources:
         lines.append(f"source      {source['name']} (tenant {source['tenant']}), roots {', '.join(source['roots'])}")

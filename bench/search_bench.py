@@ -76,7 +76,7 @@ def build(data_dir: Path, chunks: int, base_count: int) -> list[str]:
     base = embedder.embed(base_texts)
     print(f"embedded {len(base_texts)} real paragraphs in {time.perf_counter() - started:.1f} s", flush=True)
     rng = np.random.default_rng(7)
-    index = EdgeIndex(settings.paths.index_dir, "bench")
+    index = EdgeIndex(settings.paths, "bench")
     index.ensure_collection(embedder.info)
     picker = random.Random(7)
     started = time.perf_counter()

@@ -111,3 +111,11 @@ def test_on_a_qdrant_server(
     assert found["index"]["engine"] == "qdrant server"
     assert found["index"]["route"] == "Qdrant server"
     assert found["index"]["holder"] is None
+
+
+def test_an_unreadable_source_registry_is_reported_not_hidden(
+    ingested: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (ingested / "sources" / "broken.json").write_text("{not json", encoding="utf-8")
+    found = status(ingested, capsys)
+    assert found["sources"] == [] and "cannot read the source registry" in found["sources_problem"]
