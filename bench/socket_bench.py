@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,23 +176,8 @@ def main() -> int:
     picker = random.Random(1)
     groups = search_bench.GROUPS
     tokens = [mint_token(settings, user=f"user{i}", groups=picker.sample(groups, 5)) for i in range(32)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "access_index.cli", "serve", "--port", str(port)],
-        env=bench_env(served, args.backend),
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = search_bench.start_serve(bench_env(served, args.backend), port, attempts=600)
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise SystemExit("serve did not become ready")
         asyncio.run(search_bench.load(url, tokens, queries, 4, 3.0))  # warm-up
 
         figures["idle search load before"] = load_average()

@@ -8,13 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.contract.harness import free_port
+from tests.contract.harness import start_server
 from tests.ingest.conftest import MANIFEST, REPO
 from tests.ingest.test_crash import ingest_command, ingest_in_process, kill_mid_run, snapshot, write_corpus
 
@@ -35,28 +33,9 @@ def runner_env() -> dict[str, str]:
 
 
 def start_serve(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    """`clearance serve` (with the test embedder), returned once it answers /readyz."""
-    port = free_port()
-    command = [sys.executable, "-m", "tests.ingest.cli_runner", "--data-dir", str(data_dir), "serve"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)],
-            cwd=REPO,
-            env=runner_env(),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise AssertionError(f"serve not ready: {log.read_text()}")
+    """`clearance serve` with the test embedder, returned once it answers /readyz."""
+    runner = (sys.executable, "-m", "tests.ingest.cli_runner", "--data-dir", str(data_dir))
+    return start_server(runner_env(), data_dir, log, command=runner).process
 
 
 @pytest.fixture
