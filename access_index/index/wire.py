@@ -266,7 +266,8 @@ def _decode_vector(value: Json) -> list[float]:
     vector = np.frombuffer(raw, dtype="<f4")
     if not np.isfinite(vector).all():
         raise WireError("a vector with a NaN or infinite value")
-    return [float(x) for x in vector]
+    values: list[float] = vector.tolist()
+    return values
 
 
 VECTOR: Codec[Sequence[float]] = Codec(_encode_vector, _decode_vector)
