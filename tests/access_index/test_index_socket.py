@@ -408,3 +408,43 @@ def test_a_socket_left_by_a_killed_serve_is_replaced(settings: Settings, embedde
     directory.close()
     with serving(settings, embedder.info):
         assert open_index(settings, role="test").count() == 0
+
+
+def test_stopping_answers_the_request_in_progress_first(
+    settings: Settings, embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `serve` shutting down finishes and answers a write it has started before its shard closes."""
+    holder = open_index(settings, role="serve")
+    holder.ensure_collection(embedder.info)
+    server = start_socket_server(settings, holder)
+    assert server is not None
+    write = holder.upsert
+    writing = threading.Event()
+
+    def slow(chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        writing.set()
+        time.sleep(1.0)
+        write(chunks, vectors)
+
+    monkeypatch.setattr(holder, "upsert", slow)
+    remote = open_index(settings, role="test")
+    outcome: list[BaseException | None] = []
+
+    def upsert() -> None:
+        try:
+            put(remote, embedder, [chunk("late", 0), chunk("late", 1)])
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    client = threading.Thread(target=upsert)
+    client.start()
+    assert writing.wait(timeout=10)
+    server.stop()
+    client.join(timeout=30)
+    assert outcome == [None]  # the write in progress was answered
+    assert holder.count() == 2
+    holder.close()
+    with pytest.raises(IndexUnavailableError, match="stopped answering"):
+        remote.count()
+    remote.close()
