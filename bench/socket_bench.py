@@ -10,7 +10,8 @@ ingest's rate through the socket next to the same ingest holding the shard itsel
 4. socket: the same corpus (another source name) ingested while serve runs and nobody searches.
 5. socket + search: the corpus again (a third source) while 8 callers search the whole time: p50/p99.
 Each ingest runs in its own process (this file's `worker`), which loads the model before it starts the
-clock, so the rates compare the writing paths, not model loading. Load averages are printed with each phase.
+clock, so the rates compare the writing paths, not model loading. Load averages are printed with each phase,
+and first what `serve` spends on one 256-chunk write arriving on the socket.
 Targets (issue 11): socket rate >= 90% of direct; search p99 during the ingest <= 3x idle p99.
 """
 
@@ -79,6 +80,58 @@ def worker(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+def write_cost(chunks: int = 256, dimension: int = 384, repeats: int = 5) -> dict[str, Any]:
+    """What `serve` does for one ingest batch arriving on the socket, median of `repeats`: parse the frame,
+    check and decode it, build the points (the step a direct write does in the ingest process)."""
+    from access_index.index import Chunk
+    from access_index.index.chunk import point_parts
+    from access_index.index.wire import METHODS
+
+    rng = np.random.default_rng(0)
+    batch = [
+        Chunk(
+            tenant="bench",
+            document_id=f"bench/doc-{i // 4}.md",
+            source="bench",
+            chunk_index=i % 4,
+            chunk_count=4,
+            text=" ".join(rng.choice(["policy", "budget", "release", "warehouse"], 160)),
+            uri=f"file:///bench/doc-{i // 4}.md",
+            allow=("group:/eng", "group:/hr"),
+            deny=("user:mallory",),
+            title="A title",
+            section="A section",
+            labels={"classification": "internal"},
+            content_hash="c" * 64,
+            acl_hash="a" * 64,
+            pipeline_version="p",
+        )
+        for i in range(chunks)
+    ]
+    vectors = rng.normal(size=(chunks, dimension)).astype(np.float32)
+    upsert = METHODS["upsert"]
+    body = json.dumps({"call": "upsert", "args": upsert.encode_args([batch, list(vectors)])}).encode()
+    parse, decode, build = [], [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        request = json.loads(body)
+        parsed = time.perf_counter()
+        args = upsert.decode_args(request["args"])
+        decoded = time.perf_counter()
+        point_parts(*args)
+        parse.append(parsed - started)
+        decode.append(decoded - parsed)
+        build.append(time.perf_counter() - decoded)
+    return {
+        "chunks": chunks,
+        "frame_bytes": len(body),
+        "parse_ms": round(float(np.median(parse)) * 1000, 1),
+        "check_and_decode_ms": round(float(np.median(decode)) * 1000, 1),
+        "build_points_ms": round(float(np.median(build)) * 1000, 1),
+        "load before": load_average(),
+    }
 
 
 def start_worker(data_dir: Path, corpus: Path, source: str, backend: str) -> subprocess.Popen[str]:
@@ -158,6 +211,7 @@ def main() -> int:
         ingest_bench.generate(corpus, args.docs)
     queries = search_bench.build(searched, args.chunks, args.base)
     figures: dict[str, Any] = {"machine": f"{os.cpu_count()} cores", "backend": args.backend, "docs": args.docs}
+    figures["one socket write"] = write_cost()
 
     # 2. direct: a copy of the searched index, held by the ingest itself.
     direct_dir = workdir / "direct"
@@ -231,6 +285,12 @@ def report(figures: dict[str, Any]) -> None:
     ):
         ratio = run["chunks_per_second"] / direct["chunks_per_second"]
         print(f"{name:<34} {run['chunks_per_second']:>9.1f} {ratio:>9.0%} {load:>16}")
+    cost = figures["one socket write"]
+    print(
+        f"one socket write of {cost['chunks']} chunks ({cost['frame_bytes'] / 1e6:.2f} MB) in serve: parse "
+        f"{cost['parse_ms']} ms, check and decode {cost['check_and_decode_ms']} ms, build points "
+        f"{cost['build_points_ms']} ms (load {cost['load before']})"
+    )
     print(f"\n{'search, 8 callers':<34} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}")
     for name, row in (("idle", idle), ("during the socket ingest", during)):
         print(
