@@ -135,10 +135,6 @@ class LazyEmbedder:
         self._model: Embedder | None = None
         self._lock = threading.Lock()
 
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
     def model(self) -> Embedder:
         """The loaded model (loading it now if needed)."""
         if self._model is None:

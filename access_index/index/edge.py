@@ -3,7 +3,8 @@
 A shard can be open in one process at a time. We hold an exclusive `flock` on its LOCK file as long as the
 shard is open and write our role and pid into it, so a second process is told who holds the shard and
 what to do, instead of meeting Qdrant's WAL lock error (which it would also hit: the shard is never
-opened twice, so it cannot be corrupted by two writers).
+opened twice, so it cannot be corrupted by two writers). A `serve` holding the shard lends it to other
+commands through its index socket (access_index/index/socket_server.py); `open_index` decides.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def _condition(condition: AnyOf) -> qe.FieldCondition:
 
 def _acquire_lock(path: Path, role: Role) -> IO[str]:
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the life of the index
-    waited_until = time.monotonic() + LOCK_PATIENCE_SECONDS
+    patient_until = time.monotonic() + LOCK_PATIENCE_SECONDS
     while True:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -194,7 +195,7 @@ def _acquire_lock(path: Path, role: Role) -> IO[str]:
         # `clearance status` holds the shard for a moment, and a holder that has not written its name yet is
         # about to: wait for those rather than fail a command that would have found the shard free.
         brief = holder.get("role") in (None, "status")
-        if time.monotonic() >= waited_until + (BRIEF_HOLDER_SECONDS if brief else 0.0):
+        if time.monotonic() >= patient_until + (BRIEF_HOLDER_SECONDS if brief else 0.0):
             handle.close()
             raise _locked(path.parent, holder)
         time.sleep(0.05)
