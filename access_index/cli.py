@@ -24,6 +24,7 @@ HANDLERS = {
     "token": "retrieval.command:run_token",
     "audit": "retrieval.command:run_audit",
     "acl-sync": "acl_sync.command:run_acl_sync",
+    "status": "access_index.status:run_status",
 }
 
 
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --once: hand user:NAME, email:ADDRESS or group:/PATH to the account or group that holds it now "
         "(by default it stays with the first one the directory showed)",
     )
+
+    status = commands.add_parser("status", help="who holds the index, its size, the directory's age, last ingests")
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     token = commands.add_parser("token", help="a token from the local development issuer (dev mode only)")
     token.add_argument("--user", required=True, metavar="NAME")

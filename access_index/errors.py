@@ -11,7 +11,8 @@ access_index/cli.py.
     ├── IndexUnavailableError            index_unavailable     503  the index cannot answer safely (fail closed)
     │   ├── IndexLockedError             index_locked          503  the embedded shard is held by another process
     │   ├── ModelMismatchError           model_mismatch        503  the collection was built with another model
-    │   └── NoCollectionError            no_collection         503  nothing was ever indexed (no collection yet)
+    │   ├── NoCollectionError            no_collection         503  nothing was ever indexed (no collection yet)
+    │   └── WriteInterruptedError        write_interrupted     503  an ingest's writes stopped mid-run (names files)
     ├── EmbeddingError                   embedding_error       503  the model cannot be loaded or run
     ├── InvalidTokenError                invalid_token         401  no or bad token (`reason`: a word for metrics)
     ├── KeysUnavailableError             idp_keys_unavailable  503  an issuer's signing keys cannot be fetched
@@ -88,7 +89,14 @@ class IndexUnavailableError(ClearanceError):
 
 
 class IndexLockedError(IndexUnavailableError):
+    """The embedded shard is held by another process: `holder_role` and `holder_pid` say which (None: unknown)."""
+
     code = "index_locked"
+
+    def __init__(self, message: str, holder_role: str | None = None, holder_pid: int | None = None) -> None:
+        super().__init__(message)
+        self.holder_role = holder_role
+        self.holder_pid = holder_pid
 
 
 class ModelMismatchError(IndexUnavailableError):
@@ -99,6 +107,12 @@ class NoCollectionError(IndexUnavailableError):
     """The collection does not exist yet: a reader may take that as "nothing indexed" (acl-sync does)."""
 
     code = "no_collection"
+
+
+class WriteInterruptedError(IndexUnavailableError):
+    """The index stopped taking a run's writes (say `serve` stopped): names the documents and what to do."""
+
+    code = "write_interrupted"
 
 
 class EmbeddingError(ClearanceError):

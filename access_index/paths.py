@@ -4,6 +4,8 @@ index/                  the embedded Qdrant Edge shard (embedded engine only)
     shard/              the shard itself
     collection.json     the embedding model the collection was built with
     LOCK                flock held by the process that has the shard open (its role and pid inside)
+run/                    0700: only the data dir's owner may enter (embedded engine, while `serve` runs)
+    index.sock          0600: `serve` takes the index operations of `ingest` and `acl-sync` here
 directory/
     snapshot.json       the last good directory snapshot (embedded engine; a side collection on a server)
     sync.lock           one ACL sync at a time
@@ -51,6 +53,14 @@ class DataPaths:
     @property
     def index_lock(self) -> Path:
         return self.index_dir / "LOCK"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def index_socket(self) -> Path:
+        return self.socket_dir / "index.sock"
 
     @property
     def directory_dir(self) -> Path:

@@ -100,6 +100,7 @@ class _Sync:
             revocation_latency_bound_seconds=directory.latency_bound if directory else None,
             directory_seconds=directory_done - self.started,
             sources_seconds=sources_done - directory_done,
+            index_route=self.index.route if self.index is not None else None,
         )
 
     @staticmethod

@@ -190,6 +190,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_serve(env: dict[str, str], port: int, attempts: int = 300) -> tuple[subprocess.Popen[bytes], str]:
+    """`clearance serve` on `port` with `env`, once /readyz answers 200; its process and base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "access_index.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(attempts):
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.terminate()
+    raise SystemExit("serve did not become ready")
+
+
 async def load(
     url: str, tokens: list[str], queries: list[str], callers: int, seconds: float, mode: str = "hybrid"
 ) -> tuple[list[float], int]:
@@ -250,23 +270,8 @@ def main() -> int:
     settings = load_settings(data_dir=args.data_dir, dev_mode=True)
     picker = random.Random(1)
     tokens = [mint_token(settings, user=f"user{i}", groups=picker.sample(GROUPS, 5)) for i in range(32)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "access_index.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_serve(env, port)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise SystemExit("serve did not become ready")
         asyncio.run(load(url, tokens, queries, 4, 3.0))  # warm-up
         print(
             f"{args.chunks} chunks, top_k=8, ACL filter over 40 groups (caller in 5), {args.backend} model queries, "

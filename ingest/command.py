@@ -11,14 +11,15 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-from access_index.embedder import Embedder, load_embedder
+from access_index.embedder import Embedder, load_embedder, open_embedder
 from access_index.errors import ConfigError, DocumentError, IndexUnavailableError
 from access_index.index import ChunkIndex, index_exists, open_index
 from access_index.manifest import is_valid_tenant, load_manifest
 from access_index.settings import Settings
-from access_index.sources import check_source_name, list_sources, registry_lock, save_source
+from access_index.sources import IngestRun, check_source_name, list_sources, registry_lock, save_source
 from ingest.binding import bind, default_source_name
 from ingest.discovery import FoundFile, discover, own_scopes
 from ingest.explain import explain, render
@@ -71,10 +72,11 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         report = _dry_run(job, settings, progress)
         notes = tuple(f"{change} (not recorded: dry run)" for change in binding.changes)
     else:
-        # The index first: a locked embedded index fails in a second instead of after loading the model.
+        # The index first (the shard, or `serve` holding it): a busy index fails before anything else.
         index = open_index(settings, role="ingest")
         try:
-            embedder = load_embedder(settings)
+            # Name and dimension now, weights at the first chunk to embed: an unchanged tree never loads them.
+            embedder = open_embedder(settings)
             index.ensure_collection(embedder.info)
             # Recorded before the first write, so that the index never holds documents of a source without a
             # record (acl-sync refuses those), and checked again under the lock against a concurrent ingest.
@@ -84,6 +86,17 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
             report = run_job(replace(job, scopes=binding.scopes), index, embedder, progress)
         finally:
             index.close()
+        # What this run did, on the record as it is now (another ingest may have attached a root meanwhile).
+        run = IngestRun(
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            seconds=round(report.seconds, 3),
+            counts=report.counts,
+            chunks_written=report.chunks_written,
+            index=report.index_route or "",
+        )
+        with registry_lock(settings):
+            current = {record.key: record for record in list_sources(settings)}.get(binding.record.key, binding.record)
+            save_source(settings, replace(current, last_ingest=run))
         notes = binding.changes
     notes = (*manifest.warnings, *notes)
     if notes:

@@ -90,6 +90,7 @@ def run_job(
         seconds=time.perf_counter() - started,
         chunks_written=writer.chunks_written if writer is not None else 0,
         stage_seconds=dict(times.seconds),
+        index_route=index.route if index is not None else None,
     )
 
 

@@ -3,7 +3,8 @@ builds the `Services` every request uses (retrieval/deps.py).
 
 A request then goes: middleware (request id, size limit) → deps.authenticate (token → Identity) →
 routes (narrowings → search.SearchService → audit record → response); errors leave through errors.py.
-One index and one model per process (the embedded shard can be open in one process only).
+One index and one model per process. On the embedded engine `serve` holds the shard and opens the index
+socket (access_index/index/socket_server.py), through which `ingest` and `acl-sync` write beside it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from access_index.directory import SnapshotStore, open_snapshot_store
-from access_index.embedder import Embedder, load_embedder
+from access_index.embedder import Embedder, load_embedder, open_embedder
 from access_index.errors import ClearanceError
 from access_index.index import ChunkIndex
+from access_index.index.socket_server import IndexSocketServer, start_socket_server
 from access_index.settings import Settings
 from access_index.storage import open_storage
 from acl_sync.directory_source import directory_issuer
@@ -91,14 +93,18 @@ def create_app(
         scheduler: SyncScheduler | None = None
         search: SearchService | None = None
         backfill: SparseBackfill | None = None
+        index_socket: IndexSocketServer | None = None
         try:
             _open_audit(audit)
             model = embedder if embedder is not None else _load_model(settings)
             opened.ensure_collection(model.info)
+            if index is None:
+                # Before the weights load: an ingest started with `serve` waits seconds less for the socket.
+                index_socket = start_socket_server(settings, opened)
             # An index built before BM25 vectors gets them from its stored text while the service answers.
             backfill = SparseBackfill(opened, on_batch=metrics.sparse_backfill_chunks.inc)
             backfill.start()
-            model.embed(["warm up"])  # the first forward pass is slow; pay it before the first caller
+            model.embed(["warm up"])  # loads the weights; the first forward pass is slow, paid before any caller
             search = SearchService(
                 opened, QueryBatcher(model, on_batch=metrics.embed_batch_size.observe), settings.search_timeout_seconds
             )
@@ -123,6 +129,8 @@ def create_app(
                 backfill.stop()
             if scheduler is not None:
                 scheduler.stop()
+            if index_socket is not None:
+                index_socket.stop()  # answers the requests in progress, then the shard can close
             if search is not None:
                 search.close()
             audit.close()
@@ -153,10 +161,15 @@ def _open_audit(audit: AuditLog) -> None:
 
 
 def _load_model(settings: Settings) -> Embedder:
-    import torch
+    """The model's name and dimension now, its weights at the warm-up (with serve's torch threads)."""
 
-    torch.set_num_threads(settings.serve_model_threads)
-    return load_embedder(settings)
+    def load() -> Embedder:
+        import torch
+
+        torch.set_num_threads(settings.serve_model_threads)
+        return load_embedder(settings)
+
+    return open_embedder(settings, load=load)
 
 
 async def _prefetch_keys(verifier: TokenVerifier) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,13 @@ import pytest
 from access_index.index import ChunkIndex, open_index
 from access_index.settings import Settings, load_settings
 from tests.support.hashing_embedder import HashingEmbedder
+from tests.support.served_index import serving
 
 ENGINES = ["edge", "memory"]
+# "socket": the embedded shard held by a `serve`-like holder and reached through its index socket. Suites
+# about the index and the writes on it (the contract suite, ingest's pipeline) run on it too, by overriding
+# the `engine` fixture with these params.
+WITH_SOCKET = [*ENGINES, "socket"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -68,7 +74,12 @@ def engine(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def index(engine: str, data_dir: Path, embedder: HashingEmbedder) -> Iterator[ChunkIndex]:
     """An empty collection on each engine: the contract suite runs once per engine."""
-    opened = open_index(settings_for(engine, data_dir), role="test")
-    opened.ensure_collection(embedder.info)
-    yield opened
-    opened.close()
+    settings = settings_for(engine, data_dir)
+    with ExitStack() as stack:
+        if engine == "socket":
+            stack.enter_context(serving(settings, embedder.info))
+        opened = open_index(settings, role="test")
+        stack.callback(opened.close)
+        assert opened.route.startswith("via clearance serve") == (engine == "socket"), opened.route
+        opened.ensure_collection(embedder.info)
+        yield opened

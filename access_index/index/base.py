@@ -10,7 +10,7 @@ from access_index.errors import ModelMismatchError
 from access_index.index.chunk import Chunk, Hit
 from access_index.index.filter import Filter
 
-Role = Literal["serve", "ingest", "acl-sync", "inspect", "bench", "test"]
+Role = Literal["serve", "ingest", "acl-sync", "inspect", "status", "bench", "test"]
 Mode = Literal["hybrid", "semantic", "keyword"]
 MODES: tuple[Mode, ...] = ("hybrid", "semantic", "keyword")
 
@@ -45,6 +45,8 @@ class ChunkIndex(Protocol):
     """Operations on the chunk collection. All searches take a Filter: there is no unfiltered search."""
 
     engine: str
+    # How this process reaches the index, for reports: "direct", "via clearance serve (pid N)", "Qdrant server".
+    route: str
 
     def ensure_collection(self, model: ModelInfo) -> None:
         """Create the collection and its payload indexes, or check that it was built with `model`.

@@ -3,7 +3,8 @@
 A shard can be open in one process at a time. We hold an exclusive `flock` on its LOCK file as long as the
 shard is open and write our role and pid into it, so a second process is told who holds the shard and
 what to do, instead of meeting Qdrant's WAL lock error (which it would also hit: the shard is never
-opened twice, so it cannot be corrupted by two writers).
+opened twice, so it cannot be corrupted by two writers). A `serve` holding the shard lends it to other
+commands through its index socket (access_index/index/socket_server.py); `open_index` decides.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from operator import methodcaller
@@ -28,12 +30,17 @@ from access_index.index.sparse import SPARSE_VECTOR, SparseVector, query_vector,
 from access_index.paths import DataPaths
 
 T = TypeVar("T")
+# How long opening waits for a held lock before naming its holder: a moment for anyone, longer for a holder
+# that is about to let go (`clearance status`, or a process that has the lock but has not written its name).
+LOCK_PATIENCE_SECONDS = 0.2
+BRIEF_HOLDER_SECONDS = 10.0
 
 
 class EdgeIndex:
     """ChunkIndex on the Qdrant Edge shard of a data dir."""
 
     engine = "edge"
+    route = "direct"
 
     def __init__(self, paths: DataPaths, role: Role) -> None:
         self.paths = paths
@@ -229,23 +236,39 @@ def _condition(condition: AnyOf) -> qe.FieldCondition:
 
 def _acquire_lock(path: Path, role: Role) -> IO[str]:
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the life of the index
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = _parse_holder(handle.read())
-        handle.close()
-        raise IndexLockedError(
-            f"the embedded index at {path.parent} is in use by another process "
-            f"(clearance {holder.get('role', '?')}, pid {holder.get('pid', '?')}). An embedded index can be "
-            "open in one process at a time: stop that process and try again, or run every process against a "
-            "Qdrant server (set CLEARANCE_QDRANT_URL)."
-        ) from None
+    patient_until = time.monotonic() + LOCK_PATIENCE_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            handle.seek(0)
+            holder = _parse_holder(handle.read())
+        # `clearance status` holds the shard for a moment, and a holder that has not written its name yet is
+        # about to: wait for those rather than fail a command that would have found the shard free.
+        brief = holder.get("role") in (None, "status")
+        if time.monotonic() >= patient_until + (BRIEF_HOLDER_SECONDS if brief else 0.0):
+            handle.close()
+            raise _locked(path.parent, holder)
+        time.sleep(0.05)
     handle.seek(0)
     handle.truncate()
     handle.write(json.dumps({"role": role, "pid": os.getpid()}))
     handle.flush()
     return handle
+
+
+def _locked(directory: Path, holder: Mapping[str, Any]) -> IndexLockedError:
+    role, pid = holder.get("role"), holder.get("pid")
+    return IndexLockedError(
+        f"the embedded index at {directory} is in use by another process "
+        f"(clearance {role or '?'}, pid {pid or '?'}). An embedded index can be open in one process at a time, "
+        "and only a running `clearance serve` takes other commands' index operations: wait for that process "
+        "to finish or stop it, then try again; or run every process against a Qdrant server (set "
+        "CLEARANCE_QDRANT_URL).",
+        holder_role=str(role) if isinstance(role, str) else None,
+        holder_pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+    )
 
 
 def _parse_holder(text: str) -> dict[str, Any]:
@@ -254,6 +277,12 @@ def _parse_holder(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def recorded_model(paths: DataPaths) -> ModelInfo | None:
+    """The model the embedded collection was built with, from its record (None before the first ingest)."""
+    meta = _read_meta(paths.index_meta)
+    return ModelInfo(str(meta["model"]), int(meta["dimension"])) if meta else None
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

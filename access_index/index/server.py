@@ -36,6 +36,7 @@ class ServerIndex:
     """ChunkIndex on a Qdrant collection reached through qdrant-client."""
 
     engine = "server"
+    route = "Qdrant server"
 
     def __init__(self, settings: Settings, client: QdrantClient) -> None:
         self.settings = settings

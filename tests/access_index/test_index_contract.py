@@ -1,5 +1,6 @@
-"""The index contract: every test here runs on the embedded Qdrant Edge shard and on qdrant-client
-(`:memory:` standing in for a server), so behaviour cannot drift between the two engines.
+"""The index contract: every test here runs on the embedded Qdrant Edge shard, on qdrant-client (`:memory:`
+standing in for a server) and on the shard reached through `serve`'s index socket, so behaviour cannot
+drift between the engines, nor between holding the shard and handing operations to its holder..
 
 The access cases (allow/deny, groups, tenants, narrowings) run in every search mode, with a query whose
 words every chunk holds, so both branches of a hybrid search see every chunk: a branch (dense or BM25)
@@ -19,8 +20,13 @@ from access_index.errors import AccessDeniedError, ModelMismatchError
 from access_index.index import MODES, Chunk, ChunkIndex, Mode, ModelInfo, SearchQuery, document_filter, open_index
 from access_index.index.chunk import acl_payload
 from access_index.principals import Principal, expand_groups
-from tests.conftest import settings_for
+from tests.conftest import WITH_SOCKET, settings_for
 from tests.support.hashing_embedder import HashingEmbedder
+
+
+@pytest.fixture(params=WITH_SOCKET)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def chunk(
@@ -183,15 +189,12 @@ def test_scroll_returns_every_chunk_across_pages(index: ChunkIndex, embedder: Ha
     assert sorted(seen) == list(range(23))
 
 
-def test_opening_with_another_model_is_refused(engine: str, data_dir: Path, embedder: HashingEmbedder) -> None:
-    settings = settings_for(engine, data_dir)
-    first = open_index(settings, role="test")
-    first.ensure_collection(embedder.info)
+def test_opening_with_another_model_is_refused(index: ChunkIndex, embedder: HashingEmbedder) -> None:
     with pytest.raises(ModelMismatchError, match="test-hashing-embedder"):
-        first.ensure_collection(ModelInfo("another-model", embedder.info.dimension))
+        index.ensure_collection(ModelInfo("another-model", embedder.info.dimension))
     with pytest.raises(ModelMismatchError, match="dimensions"):
-        first.ensure_collection(ModelInfo(embedder.info.name, 384))
-    first.close()
+        index.ensure_collection(ModelInfo(embedder.info.name, 384))
+    index.ensure_collection(embedder.info)
 
 
 def test_embedded_index_persists_across_reopen(data_dir: Path, embedder: HashingEmbedder) -> None:

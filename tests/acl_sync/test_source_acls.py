@@ -1,10 +1,12 @@
-"""Source ACL refresh on both engines: a manifest change rewrites only the ACL payload of the documents it
-affects (vectors untouched, nothing re-embedded), an unmatched document is readable by nobody, and a
-broken manifest leaves the source as it was."""
+"""Source ACL refresh on both engines (and through `serve`'s index socket): a manifest change rewrites only
+the ACL payload of the documents it affects (vectors untouched, nothing re-embedded), an unmatched document
+is readable by nobody, and a broken manifest leaves the source as it was."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from access_index.acl import Caller, build_access_filter
 from access_index.document_acl import DocumentAcl
@@ -13,8 +15,14 @@ from access_index.manifest import load_manifest
 from access_index.settings import Settings
 from access_index.sources import SourceRecord, save_source
 from acl_sync.sync import sync_once
-from tests.conftest import settings_for
+from tests.conftest import WITH_SOCKET, settings_for
 from tests.support.hashing_embedder import HashingEmbedder
+
+
+@pytest.fixture(params=WITH_SOCKET)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 MANIFEST_V1 = """\
 version: 1

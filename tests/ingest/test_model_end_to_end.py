@@ -35,7 +35,7 @@ def test_acme_corpus_ingests_and_each_user_sees_their_own_results(
     builders.build(corpus)
     settings = load_settings(data_dir=tmp_path / "data")
     embedder = load_embedder(settings)
-    monkeypatch.setattr("ingest.command.load_embedder", lambda _: embedder)
+    monkeypatch.setattr("ingest.command.open_embedder", lambda _: embedder)
     args = ["--data-dir", str(tmp_path / "data"), "ingest", str(corpus), "--acl", str(REPO / "examples" / "acl.yaml")]
 
     assert main([*args, "--source", "acme"]) == 0

@@ -1,5 +1,6 @@
 """The ingest pipeline against the real engines: every format in, the exact chunk set out, and every
-re-run (unchanged, changed, ACL-only, vanished, dry, broken input) leaving the index exactly right."""
+re-run (unchanged, changed, ACL-only, vanished, dry, broken input) leaving the index exactly right; on the
+embedded shard held directly and through `serve`'s index socket too."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ from access_index.index import AnyOf, Chunk, ChunkIndex, Filter, document_filter
 from ingest.extraction import InProcessExtractor
 from ingest.limits import ParseLimits
 from ingest.sanitize import SanitizedDocument
+from tests.conftest import WITH_SOCKET
 from tests.ingest.conftest import CountingEmbedder, JobRunner, write_every_format
+
+
+@pytest.fixture(params=WITH_SOCKET)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def all_chunks(index: ChunkIndex) -> list[Chunk]:

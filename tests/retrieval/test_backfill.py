@@ -8,7 +8,8 @@ from pathlib import Path
 
 from access_index.index import open_index
 from tests.access_index.test_sparse_backfill import old_chunks, write_previous_layout
-from tests.retrieval.conftest import api_client, api_settings, bearer
+from tests.retrieval.conftest import api_client, api_settings
+from tests.support.auth import bearer
 from tests.support.hashing_embedder import HashingEmbedder
 from tests.support.oidc_issuer import OidcIssuer
 
