@@ -2,17 +2,21 @@
 subcommand. Each flag overrides the `CLEARANCE_*` variable named in its help.
 
 This is the command-line edge of the error tree (access_index/errors.py): a ConfigError (which includes
-an invalid manifest) is a usage error, exit 2; any other ClearanceError exits 1; Ctrl-C exits 130."""
+an invalid manifest) is a usage error, exit 2; any other ClearanceError exits 1; Ctrl-C exits 130.
+The services (`serve`, `acl-sync`) write JSON lines only, their errors included; the other commands write
+plain text for a person (access_index/logs.py)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from access_index.errors import ClearanceError, ConfigError
+from access_index.logs import configure_cli_logging, configure_json_logging
 from access_index.settings import Settings, load_settings
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -26,6 +30,9 @@ HANDLERS = {
     "acl-sync": "acl_sync.command:run_acl_sync",
     "status": "access_index.status:run_status",
 }
+# Commands that run as services: every line they write is a JSON object (a log shipper parses each one).
+JSON_LOG_COMMANDS = frozenset({"serve", "acl-sync"})
+log = logging.getLogger("clearance")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--explain",
         action="store_true",
         help="print which ACL rule each file gets and why; loads no model and writes nothing",
+    )
+    ingest.add_argument(
+        "--uri-base",
+        metavar="URL",
+        help="the public URL of the source's root: results link to URL + the file's path "
+        "(CLEARANCE_URI_BASE; kept by the source until changed; '' removes it)",
     )
     ingest.add_argument(
         "--attach-root",
@@ -135,17 +148,30 @@ def _handler(command: str) -> Callable[[argparse.Namespace, Settings], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    service = args.command in JSON_LOG_COMMANDS
+    if service:
+        configure_json_logging()
+    else:
+        configure_cli_logging()
     try:
         settings = settings_from_args(args)
         return _handler(args.command)(args, settings)
     except ClearanceError as error:
         code = exit_code(error)
         kind = "configuration error: " if code == EXIT_USAGE else ""
-        print(f"clearance: {kind}{error}", file=sys.stderr)
+        _stopped(service, f"{kind}{error}", {"code": error.code, "exit": code})
         return code
     except KeyboardInterrupt:
-        print("clearance: interrupted", file=sys.stderr)
+        _stopped(service, "interrupted", {"exit": EXIT_INTERRUPTED})
         return EXIT_INTERRUPTED
+
+
+def _stopped(service: bool, message: str, fields: dict[str, Any]) -> None:
+    """Why the command stopped: a JSON log line from a service, a plain line for a person."""
+    if service:
+        log.error(message, extra={"fields": fields})
+    else:
+        print(f"clearance: {message}", file=sys.stderr)
 
 
 def exit_code(error: ClearanceError) -> int:

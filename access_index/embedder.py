@@ -26,11 +26,23 @@ Vectors = npt.NDArray[np.float32]
 
 
 def offline_environment() -> None:
-    """Nothing may download a model or phone home at run time."""
+    """Nothing may download a model or phone home at run time, and no library draws a progress bar."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     os.environ["DO_NOT_TRACK"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+
+
+def quiet_transformers() -> None:
+    """transformers draws a "Loading weights" bar and writes its warnings through a handler of its own, whatever
+    the environment said when it was imported: bars off, and its records go to the process's logging (JSON
+    lines in `serve`, access_index/logs.py)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers_logging.disable_default_handler()
+    transformers_logging.enable_propagation()
 
 
 class Embedder(Protocol):
@@ -73,6 +85,7 @@ class SentenceTransformerEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
 
+            quiet_transformers()
             self._model: Any = SentenceTransformer(location, device="cpu", backend=backend)
         except Exception as error:
             raise EmbeddingError(
@@ -116,6 +129,7 @@ def load_embedder(settings: Settings) -> Embedder:
         from access_index.onnx_embedder import OnnxEmbedder
 
         offline_environment()
+        quiet_transformers()
         name = settings.embedding_model
         location = bundled_model_path() if name == DEFAULT_EMBEDDING_MODEL else Path(name)
         return OnnxEmbedder(name, location, settings.paths.models_dir, batch_size=settings.embedding_batch_size)

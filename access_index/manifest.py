@@ -19,15 +19,16 @@ from pathlib import Path
 import yaml
 
 from access_index.acl_explanation import AclExplanation, Candidate, RefValue
-from access_index.errors import ManifestError, PrincipalError
+from access_index.errors import ConfigError, ManifestError, PrincipalError
 from access_index.globs import Glob, parse_glob, split_path
+from access_index.links import check_uri_base
 from access_index.principals import Principal, old_spelling, parse_principal
 
 SUPPORTED_VERSION = 1
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _RULE_KEYS = {"paths", "allow", "deny", "labels"}
-_TOP_KEYS = {"version", "tenant", "rules"}
+_TOP_KEYS = {"version", "tenant", "uri_base", "rules"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class Manifest:
     rules: tuple[Rule, ...]
     # Principals written in an old spelling, read as what they meant: "file:line: 'old' ... 'new'".
     warnings: tuple[str, ...] = ()
+    # Where the source's root is published (access_index/links.py); --uri-base and CLEARANCE_URI_BASE override it.
+    uri_base: str | None = None
 
     def rule_for(self, relpath: str) -> Rule | None:
         """The first rule whose glob matches `relpath` (POSIX, relative to the source's root), or None."""
@@ -153,11 +156,17 @@ class _Reader:
             tenant = self.scalar(top["tenant"])
             if not _TENANT.match(tenant):
                 raise self.fail(top["tenant"], f"tenant {tenant!r} must be letters, digits, '.', '_' or '-'")
+        uri_base: str | None = None
+        if "uri_base" in top:
+            try:
+                uri_base = check_uri_base(self.scalar(top["uri_base"]), "'uri_base'")
+            except ConfigError as error:
+                raise self.fail(top["uri_base"], str(error)) from None
         rules_node = top.get("rules")
         if not isinstance(rules_node, yaml.SequenceNode) or not rules_node.value:
             raise self.fail(rules_node or root, "'rules' must be a non-empty list of rules (paths, allow, ...)")
         rules = tuple(self.rule(node, number) for number, node in enumerate(rules_node.value, start=1))
-        return Manifest(self.path, tenant, rules, tuple(self.warnings))
+        return Manifest(self.path, tenant, rules, tuple(self.warnings), uri_base)
 
     def rule(self, node: yaml.Node, number: int) -> Rule:
         if not isinstance(node, yaml.MappingNode):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from access_index.errors import ConfigError
+from access_index.links import BASE_FIX, uri_base_problem
 from access_index.paths import DataPaths
 
 ENV_PREFIX = "CLEARANCE_"
@@ -88,6 +89,8 @@ class Settings(BaseSettings):
     parse_timeout_seconds: int = Field(default=60, ge=1)
     max_decompressed_mb: int = Field(default=512, ge=1)
     max_document_text_mb: int = Field(default=64, ge=1, le=2048)
+    # `ingest --uri-base`: the public base of the ingested source's root (access_index/links.py); empty = unset.
+    uri_base: str | None = None
 
     # Service.
     host: str = "127.0.0.1"
@@ -117,6 +120,16 @@ class Settings(BaseSettings):
     # Torch intra-op threads in `serve`: one leaves a core for HTTP, tokens and the index, and avoids
     # OpenMP spin-waits collapsing under CPU contention (bench/search_bench.py).
     serve_model_threads: int = Field(default=1, ge=1)
+
+    @field_validator("uri_base")
+    @classmethod
+    def _usable_link_base(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        problem = uri_base_problem(value)
+        if problem is not None:
+            raise ValueError(f"not a usable link base for `ingest --uri-base` ({problem}): {BASE_FIX}")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

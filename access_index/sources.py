@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from access_index.errors import ConfigError
+from access_index.links import check_uri_base, public_link
 from access_index.manifest import is_valid_tenant
+from access_index.paths import DataPaths
 from access_index.settings import Settings
 
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -55,12 +57,14 @@ class IngestRun:
 @dataclass(frozen=True)
 class SourceRecord:
     """A source: its tenant and name, the roots its document ids are relative to, its manifest (absolute
-    paths), and what its last finished ingest did."""
+    paths), the public base its links start with (None: results link to the file), and what its last finished
+    ingest did."""
 
     name: str
     tenant: str
     roots: tuple[str, ...]
     manifest: str
+    uri_base: str | None = None
     # Read from the old layout: it holds the last ingest of the name, which may not be the first (or right) one.
     legacy: bool = field(default=False, compare=False)
     # Reported by `clearance status`; not part of what the source is.
@@ -85,6 +89,13 @@ class SourceRecord:
         relpath = document_id[len(prefix) :]
         return any(uri == (Path(root) / relpath).as_uri() for root in self.roots)
 
+    def link(self, document_id: str, uri: str) -> str:
+        """Where a person opens the document: `<uri_base><relpath>` (access_index/links.py) when the source has a
+        base and the document was ingested from one of its roots, else its file URI `uri`."""
+        if self.uri_base is None or not self.holds(document_id, uri):
+            return uri
+        return public_link(self.uri_base, document_id[len(self.name) + 1 :])
+
 
 @dataclass(frozen=True)
 class RegistryScan:
@@ -105,7 +116,11 @@ def check_source_name(name: str) -> str:
 
 def scan_sources(settings: Settings) -> RegistryScan:
     """Read the registry; an unusable record is a problem of its own and never hides the others."""
-    paths = settings.paths
+    return scan_registry(settings.paths)
+
+
+def scan_registry(paths: DataPaths) -> RegistryScan:
+    """The registry under the data dir `paths` (`scan_sources`)."""
     if not paths.sources_dir.is_dir():
         return RegistryScan((), ())
     records: dict[SourceKey, SourceRecord] = {}
@@ -162,6 +177,8 @@ def save_source(settings: Settings, record: SourceRecord) -> None:
         "roots": list(record.roots),
         "manifest": record.manifest,
     }
+    if record.uri_base is not None:
+        data["uri_base"] = record.uri_base
     if record.last_ingest is not None:
         data["last_ingest"] = asdict(record.last_ingest)
     temporary.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
@@ -206,10 +223,20 @@ def _read(path: Path) -> SourceRecord:
         raise ConfigError(invalid)
     if not isinstance(manifest, str) or not Path(manifest).is_absolute():
         raise ConfigError(invalid)
+    uri_base = data.get("uri_base")
+    if uri_base is not None and not isinstance(uri_base, str):
+        raise ConfigError(invalid)
+    if uri_base is not None:
+        check_uri_base(uri_base, f"{path}: 'uri_base' (fix it with clearance ingest ... --uri-base URL)")
     try:
         last = IngestRun.from_dict(data["last_ingest"]) if data.get("last_ingest") else None
     except (KeyError, TypeError, ValueError, AttributeError):
         last = None  # only a report: an unreadable one is not shown, the record itself stays usable
     return SourceRecord(
-        name=name, tenant=tenant, roots=tuple(str(root) for root in roots), manifest=manifest, last_ingest=last
+        name=name,
+        tenant=tenant,
+        roots=tuple(str(root) for root in roots),
+        manifest=manifest,
+        uri_base=uri_base,
+        last_ingest=last,
     )

@@ -2,8 +2,8 @@
 the sources' ACLs. `--release` (with `--once`) hands a user:/email: name or a group: path to whoever holds
 it in this pull, instead of the first account or group the directory ever showed with it.
 
-Each sync prints its report as one JSON line on stdout and a summary on stderr, and writes the sync's
-metrics to the data dir's `directory/acl_sync.prom` (node_exporter textfile format). The index is
+Each sync prints its report as one JSON line on stdout and logs its summary as a JSON line on stderr, and
+writes the sync's metrics to the data dir's `directory/acl_sync.prom` (node_exporter textfile format). The index is
 opened for each sync and closed right after, so an embedded index is held only while a sync runs; beside a
 running `serve` the sync hands its ACL rewrites to serve (access_index/index/remote.py) and writes the
 directory snapshot file, which serve re-reads at its next request.
@@ -13,7 +13,7 @@ Exit status of `--once`: 0 when everything synced (or another sync was already r
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 import time
 from dataclasses import replace
 
@@ -26,6 +26,8 @@ from acl_sync.directory_source import directory_issuer
 from acl_sync.metrics import SyncMetrics
 from acl_sync.report import SyncProblem, SyncReport
 from acl_sync.sync import SyncOptions, report_json, sync_once
+
+log = logging.getLogger("clearance.acl_sync")
 
 
 def run_acl_sync(args: argparse.Namespace, settings: Settings) -> int:
@@ -73,11 +75,12 @@ def _sync(settings: Settings, metrics: SyncMetrics, release: tuple[str, ...] = (
     if problem is not None:
         report = replace(report, outcome="failed", errors=(*report.errors, problem))
     print(report_json(report), flush=True)
-    print(f"clearance: {report.summary()}", file=sys.stderr, flush=True)
+    level = logging.ERROR if report.outcome == "failed" else logging.INFO
+    log.log(level, report.summary(), extra={"fields": {"outcome": report.outcome}})
     try:
         metrics.write_textfile(settings.paths.sync_metrics)
     except OSError as error:
-        print(f"clearance: cannot write the metrics textfile: {error}", file=sys.stderr)
+        log.error("cannot write the metrics textfile %s: %s", settings.paths.sync_metrics, error)
     return report
 
 

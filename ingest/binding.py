@@ -8,6 +8,11 @@ recorded manifest; each PATH is then walked with ids relative to the root it lie
 refused unless asked for. And within a tenant, one manifest file serves one tree: a source whose root nests
 with the root of another source using the same manifest is refused, since that manifest's globs were written
 for one of the two roots and the other would give the same file another path (and another rule).
+
+A run may also set the source's link base (access_index/links.py): `--uri-base`, else CLEARANCE_URI_BASE, else
+the manifest's `uri_base`. A run that gives none keeps the recorded base; one that gives another replaces it and
+says so in its summary (an empty `--uri-base ''` removes it: results link to the files again). Nothing is
+re-indexed for that: `serve` derives each result's link from the record when it answers.
 """
 
 from __future__ import annotations
@@ -22,6 +27,14 @@ from ingest.discovery import Scope, locate, own_scopes
 
 ATTACH_ROOT = "--attach-root"
 REPLACE_MANIFEST = "--replace-manifest"
+
+
+@dataclass(frozen=True)
+class LinkBase:
+    """The link base a run asks for (None: no base, results link to the files) and what gave it."""
+
+    value: str | None
+    origin: str  # "--uri-base", "CLEARANCE_URI_BASE", "'uri_base' in <manifest>"
 
 
 @dataclass(frozen=True)
@@ -57,17 +70,26 @@ def bind(
     *,
     attach_root: bool = False,
     replace_manifest: bool = False,
+    link: LinkBase | None = None,
 ) -> Binding:
     """Check a run against the registry's records; SourceConflictError says what is recorded, what was given
-    and which flag would allow it."""
+    and which flag would allow it. `link` (when given) becomes the source's link base."""
     manifest_path = str(manifest.resolve())
     existing = next((record for record in records if record.key == (tenant, name)), None)
     if existing is None:
         roots = _outermost([str(scope.root) for scope in own_scopes(paths)])
-        record = SourceRecord(name=name, tenant=tenant, roots=roots, manifest=manifest_path)
-        changes: list[str] = [f"new {record.label}: root {', '.join(roots)}, manifest {manifest_path}"]
+        base = link.value if link is not None else None
+        record = SourceRecord(name=name, tenant=tenant, roots=roots, manifest=manifest_path, uri_base=base)
+        shown = f", links {base} ({link.origin})" if link is not None and base is not None else ""
+        changes: list[str] = [f"new {record.label}: root {', '.join(roots)}, manifest {manifest_path}{shown}"]
     else:
         record, changes = _admit(existing, paths, manifest_path, attach_root, replace_manifest)
+        if link is not None and link.value != record.uri_base:
+            changes.append(
+                f"links of {record.label} changed: {_links(record.uri_base)} → {_links(link.value)} ({link.origin}); "
+                "search results show the new links at once, nothing is re-indexed"
+            )
+            record = replace(record, uri_base=link.value)
     if changes:
         _check_one_tree_per_manifest(record, records)
     scopes = []
@@ -117,6 +139,10 @@ def _admit(
         changes.append(f"manifest of {existing.label} replaced: {recorded_manifest} → {manifest} ({REPLACE_MANIFEST})")
     record = replace(existing, roots=tuple(roots), manifest=manifest, legacy=False)
     return record, changes
+
+
+def _links(base: str | None) -> str:
+    return base if base is not None else "file: URIs"
 
 
 def _legacy_hint(record: SourceRecord) -> str:

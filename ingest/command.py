@@ -17,10 +17,11 @@ from pathlib import Path
 from access_index.embedder import Embedder, load_embedder, open_embedder
 from access_index.errors import ConfigError, DocumentError, IndexUnavailableError
 from access_index.index import ChunkIndex, index_exists, open_index
-from access_index.manifest import is_valid_tenant, load_manifest
+from access_index.links import check_uri_base
+from access_index.manifest import Manifest, is_valid_tenant, load_manifest
 from access_index.settings import Settings
 from access_index.sources import IngestRun, check_source_name, list_sources, registry_lock, save_source
-from ingest.binding import bind, default_source_name
+from ingest.binding import LinkBase, bind, default_source_name
 from ingest.discovery import FoundFile, discover, own_scopes
 from ingest.explain import explain, render
 from ingest.isolation.pool import WorkerPool
@@ -48,9 +49,10 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"invalid tenant {tenant!r}: use letters, digits, '.', '_' or '-' (--tenant ID)")
     records = list_sources(settings)
     source = check_source_name(args.source) if args.source else default_source_name(paths, tenant, records)
+    link = requested_link(getattr(args, "uri_base", None), settings, manifest)
     flags = {"attach_root": bool(args.attach_root), "replace_manifest": bool(args.replace_manifest)}
     # Checked before the index and the model are opened, so a refused run fails in a moment.
-    binding = bind(paths, Path(args.acl), tenant, source, records, **flags)
+    binding = bind(paths, Path(args.acl), tenant, source, records, link=link, **flags)
     if args.explain:
         print(render(explain(manifest, binding.record, binding.scopes, binding.changes), bool(args.json)))
         return 0
@@ -81,7 +83,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
             # Recorded before the first write, so that the index never holds documents of a source without a
             # record (acl-sync refuses those), and checked again under the lock against a concurrent ingest.
             with registry_lock(settings):
-                binding = bind(paths, Path(args.acl), tenant, source, list_sources(settings), **flags)
+                binding = bind(paths, Path(args.acl), tenant, source, list_sources(settings), link=link, **flags)
                 save_source(settings, binding.record)
             report = run_job(replace(job, scopes=binding.scopes), index, embedder, progress)
         finally:
@@ -106,6 +108,18 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(render_summary(report))
     return 1 if report.failed else 0
+
+
+def requested_link(flag: str | None, settings: Settings, manifest: Manifest) -> LinkBase | None:
+    """The link base this run sets: --uri-base (empty: none), else CLEARANCE_URI_BASE, else the manifest's
+    `uri_base`; None when none of them gives one (the recorded base stays)."""
+    if flag is not None:
+        return LinkBase(check_uri_base(flag, "--uri-base") if flag else None, "--uri-base")
+    if settings.uri_base is not None:
+        return LinkBase(settings.uri_base, "CLEARANCE_URI_BASE")
+    if manifest.uri_base is not None:
+        return LinkBase(manifest.uri_base, f"'uri_base' in {manifest.path}")
+    return None
 
 
 def _dry_run(job: IngestJob, settings: Settings, progress: Progress) -> IngestReport:

@@ -38,6 +38,7 @@ from retrieval.metrics import Metrics, create_metrics
 from retrieval.middleware import RequestMiddleware
 from retrieval.ratelimit import RateLimiter
 from retrieval.search import SearchService
+from retrieval.source_links import SourceLinks
 from retrieval.tokens import KeySource, RemoteKeys, TokenVerifier, TrustedIssuer, remote_issuer
 
 log = logging.getLogger("clearance.api")
@@ -119,6 +120,7 @@ def create_app(
                 metrics=metrics,
                 search=search,
                 embedder=model,
+                links=SourceLinks(settings.paths),
             )
             await _prefetch_keys(verifier)
             if run_sync:

@@ -15,9 +15,7 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from retrieval.app import create_app
-    from retrieval.logs import configure_json_logging
 
-    configure_json_logging()
     app = create_app(settings, run_sync=True)
     uvicorn.run(
         app,

@@ -22,6 +22,7 @@ from retrieval.caller import DirectoryPolicy, Identity, identify
 from retrieval.metrics import Metrics
 from retrieval.ratelimit import RateLimiter
 from retrieval.search import SearchService
+from retrieval.source_links import SourceLinks
 from retrieval.tokens import TokenVerifier
 
 # Declares the scheme in OpenAPI (the /docs "Authorize" button); we raise our own 401 problems.
@@ -42,6 +43,7 @@ class Services:
     metrics: Metrics
     search: SearchService
     embedder: Embedder
+    links: SourceLinks
 
 
 def services(request: Request) -> Services:

@@ -49,9 +49,9 @@ async def search(
     store_query = services.settings.audit_store_query_text
     await _audit(services, search_record(ref, identity, body.query, body.top_k, body.mode, found, store_query))
     services.metrics.results_per_search.observe(len(found))
-    return SearchResponse(
-        request_id=ref.request_id, results=[SearchResultItem.of(item.chunk, item.score) for item in found]
-    )
+    links = services.links.links([item.chunk for item in found])
+    results = [SearchResultItem.of(item.chunk, item.score, link) for item, link in zip(found, links, strict=True)]
+    return SearchResponse(request_id=ref.request_id, results=results)
 
 
 @router.get(
@@ -72,9 +72,9 @@ async def document(
     await _audit(services, document_record(ref, identity, document_id, found))
     if not found:
         raise StarletteHTTPException(404, "no such document")
-    return DocumentResponse(
-        request_id=ref.request_id, document_id=document_id, chunks=[DocumentChunk.of(item.chunk) for item in found]
-    )
+    links = services.links.links([item.chunk for item in found])
+    chunks = [DocumentChunk.of(item.chunk, link) for item, link in zip(found, links, strict=True)]
+    return DocumentResponse(request_id=ref.request_id, document_id=document_id, chunks=chunks)
 
 
 def _request_ref(request: Request) -> RequestRef:

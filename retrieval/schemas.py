@@ -44,15 +44,16 @@ class SearchRequest(BaseModel):
 
 
 class SourceRef(BaseModel):
-    """Where a chunk comes from."""
+    """Where a chunk comes from: `uri` is the link a person opens (the source's `--uri-base` + the file's path
+    under its root), or the file's `file:` URI when the source has no base."""
 
     uri: str
     title: str | None = None
     page: int | None = None
 
     @staticmethod
-    def of(chunk: Chunk) -> SourceRef:
-        return SourceRef(uri=chunk.uri, title=chunk.title, page=chunk.page)
+    def of(chunk: Chunk, link: str) -> SourceRef:
+        return SourceRef(uri=link, title=chunk.title, page=chunk.page)
 
 
 class SearchResultItem(BaseModel):
@@ -65,13 +66,13 @@ class SearchResultItem(BaseModel):
     findings: list[dict[str, Any]]
 
     @staticmethod
-    def of(chunk: Chunk, score: float | None) -> SearchResultItem:
+    def of(chunk: Chunk, score: float | None, link: str) -> SearchResultItem:
         return SearchResultItem(
             chunk_id=chunk.point_id,
             document_id=chunk.document_id,
             score=score or 0.0,
             text=chunk.text,
-            source=SourceRef.of(chunk),
+            source=SourceRef.of(chunk, link),
             labels=dict(chunk.labels),
             findings=[dict(finding) for finding in chunk.findings],
         )
@@ -89,7 +90,11 @@ class SearchResponse(BaseModel):
                             "document_id": "handbook/leave.md",
                             "score": 0.71,
                             "text": "Parental leave is 16 weeks ...",
-                            "source": {"uri": "file:///srv/handbook/leave.md", "title": "Leave", "page": None},
+                            "source": {
+                                "uri": "https://intranet.example.com/handbook/leave.md",
+                                "title": "Leave",
+                                "page": None,
+                            },
                             "labels": {"classification": "internal"},
                             "findings": [],
                         }
@@ -112,12 +117,12 @@ class DocumentChunk(BaseModel):
     findings: list[dict[str, Any]]
 
     @staticmethod
-    def of(chunk: Chunk) -> DocumentChunk:
+    def of(chunk: Chunk, link: str) -> DocumentChunk:
         return DocumentChunk(
             chunk_id=chunk.point_id,
             chunk_index=chunk.chunk_index,
             text=chunk.text,
-            source=SourceRef.of(chunk),
+            source=SourceRef.of(chunk, link),
             labels=dict(chunk.labels),
             findings=[dict(finding) for finding in chunk.findings],
         )
