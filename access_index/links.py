@@ -37,7 +37,7 @@ def uri_base_problem(value: str) -> str | None:
         parts = urlsplit(value)
         port = parts.port  # a port that is not a number in range raises here
     except ValueError as error:
-        return str(error)
+        return f"its host or port cannot be read: {error}"
     if parts.scheme not in ("http", "https"):
         return "the scheme must be http or https"
     if not parts.hostname:

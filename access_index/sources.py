@@ -96,6 +96,13 @@ class SourceRecord:
             return uri
         return public_link(self.uri_base, document_id[len(self.name) + 1 :])
 
+    def file_link(self, path: Path) -> str | None:
+        """The link a search result of the file at `path` (absolute) carries, if the file lies in a root."""
+        for root in self.roots:
+            if path.is_relative_to(root):
+                return self.link(f"{self.name}/{path.relative_to(root).as_posix()}", path.as_uri())
+        return None
+
 
 @dataclass(frozen=True)
 class RegistryScan:

@@ -213,6 +213,7 @@ def render_status(status: Status) -> str:
         lines.append("sources     none ingested yet")
     for source in status.sources:
         lines.append(f"source      {source['name']} (tenant {source['tenant']}), roots {', '.join(source['roots'])}")
+        lines.append(f"  links     {_links(source['roots'], source.get('uri_base'))}")
         run = source.get("last_ingest")
         if not run:
             lines.append("  last      no run recorded")
@@ -225,6 +226,13 @@ def render_status(status: Status) -> str:
             f"written, index {run['index']}: {counts or 'nothing'}"
         )
     return "\n".join(lines)
+
+
+def _links(roots: list[str], base: str | None) -> str:
+    """Where a search result of the source links to (access_index/links.py)."""
+    if base is None:
+        return "file: URIs of the files (no --uri-base)"
+    return "; ".join(f"{root}/<path> → {base}<path>" for root in roots)
 
 
 def _ago(seconds: float | None) -> str:

@@ -2,11 +2,11 @@
 the sources' ACLs. `--release` (with `--once`) hands a user:/email: name or a group: path to whoever holds
 it in this pull, instead of the first account or group the directory ever showed with it.
 
-Each sync prints its report as one JSON line on stdout and logs its summary as a JSON line on stderr, and
-writes the sync's metrics to the data dir's `directory/acl_sync.prom` (node_exporter textfile format). The index is
-opened for each sync and closed right after, so an embedded index is held only while a sync runs; beside a
-running `serve` the sync hands its ACL rewrites to serve (access_index/index/remote.py) and writes the
-directory snapshot file, which serve re-reads at its next request.
+Each sync prints its report as one JSON line on stdout and logs its summary (sync_once) as a JSON line on
+stderr, and writes the sync's metrics to the data dir's `directory/acl_sync.prom` (node_exporter textfile
+format). The index is opened for each sync and closed right after, so an embedded index is held only while a
+sync runs; beside a running `serve` the sync hands its ACL rewrites to serve (access_index/index/remote.py)
+and writes the directory snapshot file, which serve re-reads at its next request.
 Exit status of `--once`: 0 when everything synced (or another sync was already running), 1 otherwise.
 """
 
@@ -72,11 +72,10 @@ def _sync(settings: Settings, metrics: SyncMetrics, release: tuple[str, ...] = (
     finally:
         if storage is not None:
             storage.close()
-    if problem is not None:
+    if problem is not None:  # sync_once logged its own report; this is what it could not know
+        log.error(problem.message)
         report = replace(report, outcome="failed", errors=(*report.errors, problem))
     print(report_json(report), flush=True)
-    level = logging.ERROR if report.outcome == "failed" else logging.INFO
-    log.log(level, report.summary(), extra={"fields": {"outcome": report.outcome}})
     try:
         metrics.write_textfile(settings.paths.sync_metrics)
     except OSError as error:

@@ -57,7 +57,8 @@ def sync_once(settings: Settings, index: ChunkIndex | None, options: SyncOptions
         busy = (SyncProblem("busy", str(error)),)
         report = SyncReport("skipped", started_at, time.monotonic() - started, errors=busy)
     _record(report, options.metrics)
-    log.info("%s", report.summary(), extra={"acl_sync": report.to_dict()})
+    level = logging.ERROR if report.outcome == "failed" else logging.INFO
+    log.log(level, "%s", report.summary(), extra={"fields": {"acl_sync": report.to_dict()}})
     return report
 
 

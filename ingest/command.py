@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from access_index.embedder import Embedder, load_embedder, open_embedder
 from access_index.errors import ConfigError, DocumentError, IndexUnavailableError
@@ -20,7 +22,15 @@ from access_index.index import ChunkIndex, index_exists, open_index
 from access_index.links import check_uri_base
 from access_index.manifest import Manifest, is_valid_tenant, load_manifest
 from access_index.settings import Settings
-from access_index.sources import IngestRun, check_source_name, list_sources, registry_lock, save_source
+from access_index.sources import (
+    IngestRun,
+    SourceRecord,
+    check_source_name,
+    list_sources,
+    registry_lock,
+    save_source,
+    scan_sources,
+)
 from ingest.binding import LinkBase, bind, default_source_name
 from ingest.discovery import FoundFile, discover, own_scopes
 from ingest.explain import explain, render
@@ -149,6 +159,7 @@ def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
     Each file is read and parsed as ingest does it (ingest/prepare.py): opened once without following links,
     parsed in a worker process under the same limits."""
     discovery = discover(own_scopes([Path(path) for path in args.paths]))
+    records = scan_sources(settings).records  # only to show links: an unreadable record is not inspect's concern
     embedder = load_embedder(settings)
     failed = 0
     for skipped in discovery.skipped:
@@ -156,6 +167,7 @@ def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
     with PrivateFolder() as folder, WorkerPool(ParseLimits.from_settings(settings)) as pool:
         for found in discovery.files:
             document = str(found.path)
+            where = _link(found.path, records)
             try:
                 prepared = _inspect_one(found, folder, pool, settings, embedder)
             except DocumentError as error:
@@ -168,12 +180,13 @@ def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             findings = [finding.to_dict() for finding in prepared.findings]
             if prepared.quarantined:
-                line = {"document": document, "quarantined": True, "findings": findings}
-                print(json.dumps(line, ensure_ascii=False))
+                rejected: dict[str, Any] = {"document": document, **where, "quarantined": True, "findings": findings}
+                print(json.dumps(rejected, ensure_ascii=False))
                 continue
             for position, draft in enumerate(prepared.drafts):
-                line = {
+                line: dict[str, Any] = {
                     "document": document,
+                    **where,
                     "chunk_index": position,
                     "text": draft.text,
                     "findings": [dict(finding) for finding in draft.findings],
@@ -183,6 +196,19 @@ def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
                 print(json.dumps(line, ensure_ascii=False))
     sys.stdout.flush()
     return 1 if failed else 0
+
+
+def _link(path: Path, records: Sequence[SourceRecord]) -> dict[str, str | None]:
+    """Where a search result of this file would link (`uri`), and the recorded source that decides it
+    (`source`, "<tenant>/<name>"): the one whose root holds the file; none, or several, leave the file URI."""
+    held = [(record, link) for record in records if (link := record.file_link(path)) is not None]
+    if len(held) != 1:
+        if held:
+            names = ", ".join(f"{record.tenant}/{record.name}" for record, _ in held)
+            print(f"clearance inspect: {path} lies in the roots of several sources ({names})", file=sys.stderr)
+        return {"uri": path.as_uri(), "source": None}
+    record, link = held[0]
+    return {"uri": link, "source": f"{record.tenant}/{record.name}"}
 
 
 def _inspect_one(

@@ -169,6 +169,8 @@ def test_inspect_prints_one_json_line_per_chunk_and_quarantines(
     assert plain == [
         {
             "document": str((folder / "plain.md").resolve()),
+            "uri": (folder / "plain.md").resolve().as_uri(),  # no recorded source holds it: the file itself
+            "source": None,
             "chunk_index": 0,
             "text": "Parking\n\nVisitors park in the orange zone.",
             "findings": [],
@@ -180,6 +182,31 @@ def test_inspect_prints_one_json_line_per_chunk_and_quarantines(
     assert trap["quarantined"] is True
     assert any(finding["technique"] == "unicode_tags" for finding in trap["findings"])
     assert "text" not in trap
+
+
+def test_inspect_and_status_show_where_the_links_of_a_source_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, data_dir = tmp_path / "share", tmp_path / "data"
+    (root / "hr").mkdir(parents=True)
+    (root / "hr" / "leave policy.md").write_text("# Leave\n\nSixteen weeks of parental leave.\n", encoding="utf-8")
+    manifest = tmp_path / "acl.yaml"
+    manifest.write_text('version: 1\nrules:\n  - {paths: ["**"], allow: [authenticated]}\n', encoding="utf-8")
+    base = "https://intranet.acme.example/share/"
+    assert main(ingest_args(data_dir, root, manifest, "--source", "share", "--uri-base", base)) == 0
+    capsys.readouterr()
+
+    assert main(["--data-dir", str(data_dir), "inspect", str(root / "hr")]) == 0
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert (line["uri"], line["source"]) == (f"{base}hr/leave%20policy.md", "default/share")
+
+    assert main(["--data-dir", str(data_dir), "status"]) == 0
+    assert f"links     {root.resolve()}/<path> → {base}<path>" in capsys.readouterr().out
+    assert main(["--data-dir", str(data_dir), "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sources"][0]["uri_base"] == base
+
+    assert main(ingest_args(data_dir, root, manifest, "--uri-base", "https://intranet.acme.example/share")) == 2
+    assert "--uri-base: " in capsys.readouterr().err
 
 
 def test_inspect_reads_under_the_same_limits_as_ingest(
