@@ -13,6 +13,7 @@ Measured, each through `acl_sync.sync.sync_once` on the real python-keycloak cli
 
     python bench/acl_sync_bench.py                 # the issue's sizes
     python bench/acl_sync_bench.py --users 1000 --chunks 10000   # a quick run
+    python bench/acl_sync_bench.py --tiny                         # every step at a toy size (CI runs it)
 """
 
 from __future__ import annotations
@@ -144,7 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--changed-chunks", type=int, default=10_000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--tiny", action="store_true", help="50 users, 110 groups, 1000 chunks (figures meaningless)")
     args = parser.parse_args(argv)
+    if args.tiny:
+        args.users, args.groups, args.chunks, args.changed_chunks = 50, 110, 1000, 100
+    # The realm: 10 departments and 90 areas above at least 10 teams (100 groups get roles); a document per team.
+    if args.groups < 110 or args.users < 1 or args.chunks < 10 * TEAMS or not 0 < args.changed_chunks <= args.chunks:
+        parser.error(
+            f"--groups >= 110 (10 departments, 90 areas, 10 teams or more), --users >= 1, --chunks >= {10 * TEAMS} "
+            "(ten per document, one document per team) and 0 < --changed-chunks <= --chunks"
+        )
     rng = random.Random(11)
     figures: dict[str, Any] = {"users": args.users, "groups": args.groups, "chunks": args.chunks}
     server = FakeKeycloak().start()

@@ -16,6 +16,7 @@ independent oracle: brute-force numpy over exactly the chunks the same ACL rule 
 
     python bench/index_bench.py --chunks 100000
     nohup python bench/index_bench.py --chunks 1000000 > bench/out/index-1m.log 2>&1 &
+    python bench/index_bench.py --tiny --out /tmp/index-tiny    # every step at a toy size (CI runs it)
 
 Build knobs (--m, --ef-construct, --payload-m, --full-scan-threshold, --ef) override the constants of
 access_index/index/hnsw.py for tuning runs; the defaults are the shipped values. Every chunk also gets its
@@ -418,7 +419,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--full-scan-threshold", type=int, default=hnsw.FULL_SCAN_THRESHOLD)
     parser.add_argument("--ef", type=int, default=hnsw.SEARCH_EF)
     parser.add_argument("--modes", default=",".join(MODES), help="search modes to measure")
+    parser.add_argument("--tiny", action="store_true", help="3000 chunks, 2 callers per kind, 2 queries each")
     args = parser.parse_args(argv)
+    if args.tiny:
+        args.chunks, args.callers, args.queries = 3000, 2, 2
     hnsw.M, hnsw.EF_CONSTRUCT = args.m, args.ef_construct
     hnsw.PAYLOAD_M, hnsw.FULL_SCAN_THRESHOLD = args.payload_m, args.full_scan_threshold
     hnsw.SEARCH_EF = args.ef

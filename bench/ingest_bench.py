@@ -9,6 +9,7 @@ second run over the unchanged corpus relative to the first.
     python bench/ingest_bench.py --docs 500 --read-only --isolation none       # what parsing in a worker costs:
     python bench/ingest_bench.py --docs 500 --read-only --isolation process    # compare these two
     python bench/ingest_bench.py --docs 100 --overhead 3   # the same files both ways, alternated, per file
+    python bench/ingest_bench.py --tiny                    # 4 documents, torch, one run: seconds (CI runs it)
 
 `--isolation none` parses in the ingest process itself (ingest.extraction.InProcessExtractor), which ingest
 never does: it is here only to measure the worker process's cost. `--read-only` is a dry run: read, parse
@@ -286,7 +287,10 @@ def main() -> None:
     parser.add_argument("--isolation", choices=["process", "none"], default="process", help="see above")
     parser.add_argument("--read-only", action="store_true", help="a dry run: read, parse, sanitize only")
     parser.add_argument("--overhead", type=int, metavar="ROUNDS", help="per-file cost of the worker, alternated")
+    parser.add_argument("--tiny", action="store_true", help="4 documents, torch, one run (figures meaningless)")
     args = parser.parse_args()
+    if args.tiny:
+        args.docs, args.backend, args.no_second_run = 4, "torch", True
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     corpus, data_dir = workdir / "corpus", workdir / "data"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -309,7 +313,8 @@ def main() -> None:
         "from access_index.embedder import load_embedder; from access_index.settings import load_settings; "
         f"load_embedder(load_settings(data_dir={str(data_dir)!r}, embedding_backend={args.backend!r}))"
     )
-    subprocess.run([sys.executable, "-c", warm], check=True, capture_output=True)
+    if not args.tiny:
+        subprocess.run([sys.executable, "-c", warm], check=True, capture_output=True)
     load_before = os.getloadavg()
     first = run_once(corpus, data_dir, args.backend, args.isolation)
     report = first["report"]

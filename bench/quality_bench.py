@@ -21,6 +21,9 @@ prints the nDCG of both rankings to show what that costs.
     python bench/quality_bench.py PATH --backends onnx --fusions     # also compare fusions in-process
 
 Any BEIR-format folder works: corpus.jsonl, queries.jsonl and qrels.tsv (or qrels/<split>.tsv).
+
+    python bench/quality_bench.py --tiny --workdir /tmp/quality-tiny   # a generated 12-document collection,
+                                                                        # every step once (CI runs it)
 """
 
 from __future__ import annotations
@@ -87,6 +90,40 @@ def load_collection(path: Path) -> Collection:
                 qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
     queries = {str(r["_id"]): str(r["text"]) for r in _jsonl(path / "queries.jsonl") if str(r["_id"]) in qrels}
     return Collection(documents, queries, {q: qrels[q] for q in queries})
+
+
+TINY_TOPICS = (
+    ("Parental leave", "Employees may take sixteen weeks of paid parental leave after a birth or an adoption."),
+    ("Travel expenses", "Train tickets and hotel nights on business trips are refunded within thirty days."),
+    ("Password policy", "Passwords are at least fourteen characters long and rotated when a breach is suspected."),
+    ("Office plants", "The ferns on the third floor are watered every Monday by the facilities team."),
+    ("Quarterly revenue", "Revenue grew by eight percent in the third quarter, driven by the retail segment."),
+    ("Kubernetes upgrades", "Clusters are upgraded one minor version at a time after the staging rollout."),
+    ("Incident review", "Every outage gets a blameless review with a timeline and follow-up actions."),
+    ("Parking garage", "Visitors park on level minus two and register their plate at the front desk."),
+    ("Salary bands", "Salary bands are reviewed each spring against market data for every role."),
+    ("Backup schedule", "Databases are backed up every night and restores are tested once a month."),
+    ("Onboarding checklist", "New hires receive a laptop, a badge and a buddy during their first week."),
+    ("Vendor contracts", "Contracts above fifty thousand euros need a second signature from legal."),
+)
+TINY_QUERIES = {
+    "q0": ("how long is paid leave after adopting a child", "d0"),
+    "q1": ("refund of hotel costs for business travel", "d1"),
+    "q2": ("minimum password length", "d2"),
+    "q3": ("when are databases backed up", "d9"),
+}
+
+
+def write_tiny_collection(folder: Path) -> Path:
+    """A 12-document BEIR-format collection with 4 judged queries: enough to run every step once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = [{"_id": f"d{n}", "title": title, "text": text} for n, (title, text) in enumerate(TINY_TOPICS)]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(row) + "\n" for row in corpus), encoding="utf-8")
+    queries = [{"_id": q, "text": text} for q, (text, _) in TINY_QUERIES.items()]
+    (folder / "queries.jsonl").write_text("".join(json.dumps(row) + "\n" for row in queries), encoding="utf-8")
+    qrels = "".join(f"{q}\t{document}\t1\n" for q, (_, document) in TINY_QUERIES.items())
+    (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels, encoding="utf-8")
+    return folder
 
 
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -259,7 +296,8 @@ def plain_bm25(collection: Collection) -> dict[str, list[str]]:
     retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
     qids = list(collection.queries)
     tokens = bm25s.tokenize([collection.queries[q] for q in qids], stopwords="en", stemmer=stemmer, show_progress=False)
-    found, _ = retriever.retrieve(tokens, k=100, show_progress=False, n_threads=1)
+    depth = min(100, len(ids))  # bm25s refuses a k beyond the corpus size
+    found, _ = retriever.retrieve(tokens, k=depth, show_progress=False, n_threads=1)
     return {qid: [ids[int(i)] for i in row] for qid, row in zip(qids, found, strict=True)}
 
 
@@ -642,7 +680,7 @@ def print_report(results: Sequence[dict[str, Any]], reference: Mapping[str, floa
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("collection", type=Path, help="a BEIR-format folder")
+    parser.add_argument("collection", type=Path, nargs="?", help="a BEIR-format folder (not with --tiny)")
     parser.add_argument("--backends", default="onnx", help="comma-separated: torch, onnx ('' for --recipes alone)")
     parser.add_argument("--groups", type=int, default=4, help="access groups the corpus is split among")
     parser.add_argument("--queries", type=int, help="use only the first N judged queries")
@@ -655,7 +693,17 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--recipe-docs", type=int, help="--recipes on N whole documents instead of the chunks")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument(
+        "--tiny", action="store_true", help="a generated 12-document collection, torch, 2 groups (figures meaningless)"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.tiny:
+        if args.collection is not None:
+            parser.error("--tiny generates its own collection: give no COLLECTION")
+        args.collection = write_tiny_collection(args.workdir / "tiny-collection")
+        args.backends, args.groups, args.acl_queries = "torch", 2, 2
+    elif args.collection is None:
+        parser.error("give a BEIR-format COLLECTION folder (or --tiny)")
     collection = load_collection(args.collection)
     if args.queries:
         kept = list(collection.queries)[: args.queries]

@@ -15,6 +15,10 @@ process's setting, so HTTP runs with fsync on and off can be compared as well.
     python bench/search_bench.py [--chunks 100000] [--seconds 20] [--modes hybrid,semantic,keyword]
                                  [--audit-fsync record|interval|never]
     python bench/search_bench.py --audit-only
+    python bench/search_bench.py --tiny --data-dir /tmp/search-tiny   # every step at a toy size (CI runs it)
+
+The paragraphs come from whatever standard library this Python has: the queries are held out first (every
+k-th paragraph), the base is the rest, capped at `--base`; too few paragraphs stop the run with a message.
 """
 
 from __future__ import annotations
@@ -79,11 +83,27 @@ def stdlib_paragraphs(limit: int) -> list[str]:
     return sorted(seen)
 
 
-def build(data_dir: Path, chunks: int, base_count: int) -> list[str]:
+def split_texts(texts: list[str], base_count: int, query_count: int) -> tuple[list[str], list[str]]:
+    """(base paragraphs, query paragraphs) from `texts`: the queries held out first, spread over the whole list
+    (every k-th), the base the rest, capped at `base_count`. SystemExit when there are too few for both."""
+    if len(texts) < 2 or base_count < 1 or query_count < 1:
+        raise SystemExit(
+            f"search_bench: {len(texts)} docstring paragraphs found on Python {sys.version.split()[0]}; "
+            "need at least 2 (one base, one query) and --base >= 1"
+        )
+    step = max(2, len(texts) // query_count)
+    held = set(range(0, len(texts), step)[:query_count])
+    queries = [text for i, text in enumerate(texts) if i in held]
+    base = [text for i, text in enumerate(texts) if i not in held][:base_count]
+    if len(base) < base_count:
+        print(f"base capped at {len(base)} paragraphs: that is what this Python's standard library has", flush=True)
+    return base, queries
+
+
+def build(data_dir: Path, chunks: int, base_count: int, query_count: int = 300) -> list[str]:
     """The index (reused when already built with these parameters); returns the query sentences."""
     marker = data_dir / "bench.json"
-    texts = stdlib_paragraphs(base_count + 300)
-    base_texts, query_texts = texts[:base_count], texts[base_count:]
+    base_texts, query_texts = split_texts(stdlib_paragraphs(base_count + query_count), base_count, query_count)
     queries = [t.split(". ")[0][:200] for t in query_texts]
     if marker.exists() and json.loads(marker.read_text()) == {"chunks": chunks, "base": len(base_texts)}:
         return queries
@@ -249,12 +269,18 @@ def main() -> int:
     parser.add_argument("--audit-fsync", default="record", choices=["record", "interval", "never"])
     parser.add_argument("--audit-records", type=int, default=2000, help="appends per setting in the audit timing")
     parser.add_argument("--audit-only", action="store_true", help="only the audit timing (no index, no server)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="every step at a toy size, in seconds (figures meaningless)"
+    )
     args = parser.parse_args()
+    warm_up = 3.0
+    if args.tiny:
+        args.chunks, args.base, args.seconds, args.callers, args.audit_records, warm_up = 200, 20, 0.5, "1,2", 16, 0.5
     os.environ.update({"HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"})
     audit_cost(args.data_dir.parent / "audit-cost", args.audit_records)
     if args.audit_only:
         return 0
-    queries = build(args.data_dir, args.chunks, args.base)
+    queries = build(args.data_dir, args.chunks, args.base, 10 if args.tiny else 300)
     shutil.rmtree(DataPaths(args.data_dir).audit_dir, ignore_errors=True)  # each run starts its own chain
     port = free_port()
     env = {
@@ -272,7 +298,7 @@ def main() -> int:
     tokens = [mint_token(settings, user=f"user{i}", groups=picker.sample(GROUPS, 5)) for i in range(32)]
     server, url = start_serve(env, port)
     try:
-        asyncio.run(load(url, tokens, queries, 4, 3.0))  # warm-up
+        asyncio.run(load(url, tokens, queries, 4, warm_up))
         print(
             f"{args.chunks} chunks, top_k=8, ACL filter over 40 groups (caller in 5), {args.backend} model queries, "
             f"audit fsync {args.audit_fsync}, load {os.getloadavg()[0]:.1f}"

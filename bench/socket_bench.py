@@ -2,6 +2,7 @@
 ingest's rate through the socket next to the same ingest holding the shard itself.
 
     python bench/socket_bench.py [--docs 500] [--chunks 20000] [--seconds 20] [--backend torch]
+    python bench/socket_bench.py --tiny --workdir /tmp/socket-tiny   # every phase at a toy size (CI runs it)
 
 1. A search index (bench/search_bench.py's: real paragraphs, ACLs over 40 groups) and a corpus of `--docs`
    mixed documents (bench/ingest_bench.py's generator) in `--workdir`.
@@ -45,6 +46,8 @@ def worker(args: argparse.Namespace) -> int:
     from access_index.index import open_index
     from access_index.manifest import load_manifest
     from access_index.settings import load_settings
+    from ingest.discovery import own_scopes
+    from ingest.limits import ParseLimits
     from ingest.pipeline import run_job
     from ingest.plan import IngestJob
 
@@ -55,7 +58,7 @@ def worker(args: argparse.Namespace) -> int:
     try:
         index.ensure_collection(embedder.info)
         job = IngestJob(
-            paths=(args.corpus,),
+            scopes=own_scopes([args.corpus]),
             manifest=load_manifest(args.corpus.parent / "acl.yaml"),
             source=args.source,
             tenant="bench",
@@ -63,6 +66,7 @@ def worker(args: argparse.Namespace) -> int:
             max_file_bytes=settings.max_file_bytes,
             quarantine_dir=args.data_dir / "quarantine",
             batch_chunks=max(settings.embedding_batch_size * 4, 64),
+            limits=ParseLimits.from_settings(settings),
         )
         print("ingesting", file=sys.stderr, flush=True)
         report = run_job(job, index, embedder)
@@ -89,7 +93,7 @@ def write_cost(chunks: int = 256, dimension: int = 384, repeats: int = 5) -> dic
     """What `serve` does for one ingest batch arriving on the socket, median of `repeats`: parse the frame,
     check and decode it, build the points (the step a direct write does in the ingest process)."""
     from access_index.index import Chunk
-    from access_index.index.chunk import point_parts
+    from access_index.index.chunk import prepare_points
     from access_index.index.wire import METHODS
 
     rng = np.random.default_rng(0)
@@ -123,7 +127,7 @@ def write_cost(chunks: int = 256, dimension: int = 384, repeats: int = 5) -> dic
         parsed = time.perf_counter()
         args = upsert.decode_args(request["args"])
         decoded = time.perf_counter()
-        point_parts(*args)
+        prepare_points(*args)
         parse.append(parsed - started)
         decode.append(decoded - parsed)
         build.append(time.perf_counter() - decoded)
@@ -197,7 +201,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="idle search measurement")
     parser.add_argument("--backend", default="torch", choices=["torch", "onnx"])
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "socket")
+    parser.add_argument("--tiny", action="store_true", help="every phase at a toy size (figures meaningless)")
     args = parser.parse_args()
+    warm_up = 3.0
+    if args.tiny:
+        args.docs, args.chunks, args.base, args.seconds, args.backend, warm_up = 3, 200, 20, 0.5, "torch", 0.5
     os.environ.update({"HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"})
 
     import ingest_bench
@@ -212,7 +220,7 @@ def main() -> int:
     (workdir / "acl.yaml").write_text(ingest_bench.MANIFEST, encoding="utf-8")
     if not corpus.exists():
         ingest_bench.generate(corpus, args.docs)
-    queries = search_bench.build(searched, args.chunks, args.base)
+    queries = search_bench.build(searched, args.chunks, args.base, 10 if args.tiny else 300)
     figures: dict[str, Any] = {"machine": f"{os.cpu_count()} cores", "backend": args.backend, "docs": args.docs}
     figures["one socket write"] = write_cost()
     for path in corpus.rglob("*"):  # the first run must not be the only one reading from disk
@@ -233,7 +241,7 @@ def main() -> int:
     tokens = [mint_token(settings, user=f"user{i}", groups=picker.sample(groups, 5)) for i in range(32)]
     server, url = search_bench.start_serve(bench_env(served, args.backend), port, attempts=600)
     try:
-        asyncio.run(search_bench.load(url, tokens, queries, 4, 3.0))  # warm-up
+        asyncio.run(search_bench.load(url, tokens, queries, 4, warm_up))
 
         figures["idle search load before"] = load_average()
         latencies, errors = asyncio.run(search_bench.load(url, tokens, queries, CALLERS, args.seconds))
@@ -256,9 +264,12 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=60)
         shutil.rmtree(served, ignore_errors=True)
-    # Direct again, after: the two direct runs bracket the socket runs, so a drifting load shows.
+    # Direct again, after: the two direct runs bracket the socket runs, so a drifting load shows (a tiny run,
+    # whose figures mean nothing, does not repeat it).
     figures["direct again load before"] = load_average()
-    figures["direct again"] = direct_run(searched, workdir / "direct", corpus, args.backend)
+    figures["direct again"] = (
+        figures["direct"] if args.tiny else direct_run(searched, workdir / "direct", corpus, args.backend)
+    )
     figures["load after"] = load_average()
 
     report(figures)
