@@ -14,7 +14,8 @@ memory a large file left fragmented never fails the next one, and a failure at t
 Protocol (ingest/isolation/frames.py), after the worker has loaded the parsers: it sends {"ready": true};
 then for each {"path", "policy", "max_file_bytes"} it answers {"ok": <Extracted.to_wire()>} or
 {"error": {"code", "message"}}, with "worn": true when it should be replaced. Standard output is sent to
-standard error, so nothing a library prints can corrupt a frame.
+standard error, so nothing a library prints can corrupt a frame; standard error is ingest's, so the parsers'
+warnings and progress bars are silenced as in ingest itself (access_index/logs.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from access_index.errors import DocumentError, LimitExceededError, ParseError
+from access_index.logs import configure_cli_logging
 from ingest.extraction import extract
 from ingest.isolation import frames
 from ingest.limits import ParseLimits
@@ -36,6 +38,7 @@ WORN_SHARE = 0.9  # of the address-space limit: past it, the worker is replaced 
 
 def main(argv: list[str]) -> int:
     limits = ParseLimits.from_json(argv[1])
+    configure_cli_logging()
     incoming = sys.stdin.buffer
     outgoing = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

@@ -227,3 +227,14 @@ def test_inspect_reads_under_the_same_limits_as_ingest(
     assert f"{(folder / 'slow.docx').resolve()}: parse time limit 20 s" in captured.err
     (line,) = [json.loads(line) for line in captured.out.splitlines()]
     assert line["document"].endswith("plain.md")
+
+
+def test_ingest_json_off_a_terminal_writes_nothing_on_stderr(
+    tmp_path: Path, corpus: Path, manifest_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Every format goes through the parsers in their worker process, whose stderr is ingest's: no library's
+    warning, notice or progress bar may reach it (a pipeline reading the JSON would get them mixed in)."""
+    assert main(ingest_args(tmp_path / "data", corpus, manifest_path, "--json")) == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out)["counts"]["new"] == 10
+    assert err == ""
