@@ -6,6 +6,7 @@ index/                  the embedded Qdrant Edge shard (embedded engine only)
     LOCK                flock held by the process that has the shard open (its role and pid inside)
 directory/
     snapshot.json       the last good directory snapshot (embedded engine; a side collection on a server)
+    authz.json          the last good compiled Keycloak Authorization Services model (`source: keycloak`)
     sync.lock           one ACL sync at a time
     acl_sync.prom       the last sync's metrics (node_exporter textfile)
 sources/                the source registry (access_index/sources.py)
@@ -53,6 +54,10 @@ class DataPaths:
     @property
     def directory_snapshot(self) -> Path:
         return self.directory_dir / "snapshot.json"
+
+    @property
+    def authz_model(self) -> Path:
+        return self.directory_dir / "authz.json"
 
     @property
     def sync_lock(self) -> Path:

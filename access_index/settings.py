@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     keycloak_client_secret: str | None = None
     # The realm's issuer as its tokens carry it (differs from KEYCLOAK_URL behind a proxy).
     keycloak_issuer: str | None = None
+    # The resource-server client whose Authorization Services hold source ACLs (`source: keycloak` manifests).
+    keycloak_authz_client: str | None = None
     directory_file: Path | None = None
     acl_sync_interval: int = Field(default=300, ge=0)
     # Past this age of the last good directory sync, group and role grants fail closed (503).
@@ -122,6 +124,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CLEARANCE_KEYCLOAK_ISSUER is set but CLEARANCE_KEYCLOAK_URL is not: it names the issuer of the "
                 "Keycloak directory's tokens; set the CLEARANCE_KEYCLOAK_* variables or unset it"
+            )
+        if self.keycloak_authz_client and not given:
+            raise ValueError(
+                "CLEARANCE_KEYCLOAK_AUTHZ_CLIENT is set but CLEARANCE_KEYCLOAK_URL is not: the sync reads the "
+                "client's Authorization Services through the CLEARANCE_KEYCLOAK_* connection; set those or unset it"
             )
         if given and self.directory_file is not None:
             raise ValueError(

@@ -13,6 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from access_index.acl_provider import acl_provider
 from access_index.embedder import load_embedder
 from access_index.errors import ConfigError, DocumentError, IndexUnavailableError
 from access_index.index import ChunkIndex, index_exists, open_index
@@ -47,12 +48,14 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     flags = {"attach_root": bool(args.attach_root), "replace_manifest": bool(args.replace_manifest)}
     # Checked before the index and the model are opened, so a refused run fails in a moment.
     binding = bind(paths, Path(args.acl), tenant, source, records, **flags)
+    # A `source: keycloak` manifest reads the model the last acl-sync compiled; none yet → no ACLs (no_acl).
+    acls = acl_provider(manifest, settings.paths, source)
     if args.explain:
-        print(render(explain(manifest, binding.record, binding.scopes, binding.changes), bool(args.json)))
+        print(render(explain(acls, binding.record, binding.scopes, binding.changes), bool(args.json)))
         return 0
     job = IngestJob(
         scopes=binding.scopes,
-        manifest=manifest,
+        acls=acls,
         source=source,
         tenant=tenant,
         policy=settings.hidden_text_policy,
