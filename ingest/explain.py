@@ -74,8 +74,8 @@ def explain(
             reason = f"unsupported file type {found.path.suffix or '(none)'!r}"
             files.append(ExplainedFile(document, "skipped", reason, decided))
         elif decided.decision == "no_acl":
-            reason = acls.acl_for(found.relpath).reason or "no ACL"
-            files.append(ExplainedFile(document, "no_acl", f"{reason}, so the file is not indexed", decided))
+            why = "no rule matches" if decided.provider == "manifest" else acls.acl_for(found.relpath).reason
+            files.append(ExplainedFile(document, "no_acl", f"{why}, so the file is not indexed", decided))
         else:
             files.append(ExplainedFile(document, "indexed", None, decided))
     files.sort(key=lambda item: item.document)
