@@ -9,9 +9,12 @@ Read with the sync's own connection (acl_sync/keycloak_source.py) and read-only 
 - per permission, its associated policies and resources; per aggregate policy, its associated policies;
 - the users, groups, roles and clients the policies name by id (`get_user`, `get_group`, `get_role_by_id`,
   `get_client`); an id Keycloak answers 404 for is left unresolved, and the compiler fails that policy closed.
-The three lists are read again at the end: a resource, policy or permission created or removed meanwhile, an
-association to something not listed, or an id listed twice means the model changed mid-pull or a list came back
-short, and the pull is refused (and retried), never half-applied, like the directory pull's count checks.
+Keycloak has no counts for these lists, so they are checked against each other instead: the three lists are
+read again at the end (something created or removed meanwhile), every association must name something listed,
+no id may be listed twice, and each resource's own `/resource/{id}/permissions` must name exactly the permissions
+that name it (a permission missing from the list could otherwise drop a UNANIMOUS restriction). Any mismatch
+means the model changed mid-pull or a list came back short: the pull is refused (and retried), never
+half-applied, like the directory pull's count checks.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class _AuthzPull:
         resources = tuple(_resource(item) for item in raw_resources)
         policies = {policy.id: policy for policy in (self.policy(uuid, item) for item in raw_policies)}
         permissions = tuple(self.policy(uuid, item, permission=True) for item in raw_permissions)
+        self.check_resource_side(uuid, resources, permissions)
         names = self.names(policies.values())
         after = (
             self.call("resources", partial(admin.get_client_authz_resources, uuid)),
@@ -82,6 +86,40 @@ class _AuthzPull:
         answer = raise_error_from_response(self.admin.connection.raw_get(url), KeycloakGetError)
         if not isinstance(answer, dict):
             raise TypeError(f"the resource server is not an object: {str(answer)[:200]}")
+        return answer
+
+    def check_resource_side(
+        self, uuid: str, resources: tuple[PulledResource, ...], permissions: tuple[PulledPolicy, ...]
+    ) -> None:
+        """Each resource's permissions as Keycloak lists them from the resource's side, against the list."""
+        expected: dict[str, set[str]] = {resource.id: set() for resource in resources}
+        for permission in permissions:
+            covered = permission.resources
+            if permission.resource_type is not None:
+                covered = tuple(r.id for r in resources if r.type == permission.resource_type)
+            for resource_id in covered:
+                expected.setdefault(resource_id, set()).add(permission.id)
+        for resource in resources:
+            # python-keycloak has no getter for /resource/{id}/permissions.
+            url = urls_patterns.URL_ADMIN_CLIENT_AUTHZ_RESOURCE.format(
+                **{"realm-name": self.source.realm, "id": uuid, "resource-id": resource.id}
+            )
+            listed = self.call(
+                f"the permissions of resource {resource.name!r}",
+                partial(self.listed, f"{url}/permissions"),
+            )
+            found = {_text(entry, "id") for entry in listed}
+            if found != expected[resource.id]:
+                raise PullError(
+                    f"resource {resource.name!r} of {self.what} has {len(found)} permission(s) but the permission "
+                    f"list names it in {len(expected[resource.id])}: a list came back incomplete or the model "
+                    "changed during the pull"
+                )
+
+    def listed(self, url: str) -> list[Any]:
+        answer = raise_error_from_response(self.admin.connection.raw_get(url), KeycloakGetError)
+        if not isinstance(answer, list):
+            raise TypeError(f"{url} is not a list: {str(answer)[:200]}")
         return answer
 
     def policy(self, uuid: str, item: object, permission: bool = False) -> PulledPolicy:

@@ -205,6 +205,15 @@ class ResourceServer:
             "config": dict(policy.config),
         }
 
+    def permissions_of(self, resource: AuthzResource) -> list[AuthzPolicy]:
+        """The permissions naming a resource, or applying to its type (`/resource/{id}/permissions`)."""
+        return [
+            p
+            for p in self.sorted_policies(True)
+            if resource.id in p.resources
+            or (resource.type is not None and p.config.get("defaultResourceType") == resource.type)
+        ]
+
     def sorted_resources(self) -> list[AuthzResource]:
         return sorted(self.resources.values(), key=lambda r: (r.name, r.id))
 

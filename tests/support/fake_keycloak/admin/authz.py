@@ -1,8 +1,8 @@
 """Admin REST Authorization Services of a client, under /clients/{id}/authz/resource-server, as Keycloak 26
 serves them: the resource server, `resource` (first/max paging, `max=-1` all, `deep`, `name`, `type`),
-`resource/{id}`, `policy` (`permission=true|false`, `type`, `name`, first/max), `permission`, `policy/{id}`
-and its `associatedPolicies`, `resources` and `dependentPolicies`. A client without Authorization Services
-answers 404 (Keycloak: "HTTP 404 Not Found")."""
+`resource/{id}` and its `permissions`, `policy` (`permission=true|false`, `type`, `name`, first/max),
+`permission`, `policy/{id}` and its `associatedPolicies`, `resources` and `dependentPolicies`. A client
+without Authorization Services answers 404 (Keycloak: "HTTP 404 Not Found")."""
 
 from __future__ import annotations
 
@@ -28,9 +28,14 @@ def get_authz(request: Request, client: Client, rest: list[str]) -> Response | N
         deep = query.get("deep", "true").lower() != "false"
         shown = resources if page_all else request.page(resources)
         return 200, [server.resource_json(r, deep) for r in shown]
-    if tail[0] == "resource" and len(tail) == 2:
+    if tail[0] == "resource" and len(tail) in (2, 3):
         resource = server.resources.get(tail[1])
-        return (200, server.resource_json(resource)) if resource is not None else NOT_FOUND
+        if resource is None:
+            return NOT_FOUND
+        if len(tail) == 2:
+            return 200, server.resource_json(resource)
+        if tail[2] == "permissions":
+            return 200, [server.policy_json(p) for p in server.permissions_of(resource)]
     if tail in (["policy"], ["permission"]):
         flag = query.get("permission")
         permission = True if tail == ["permission"] else (None if flag is None else flag.lower() == "true")
