@@ -6,7 +6,8 @@ Read with the sync's own connection (acl_sync/keycloak_source.py) and read-only 
   strategy that combines a resource's permissions);
 - resources, policies and permissions (`get_client_authz_resources`, `get_client_authz_policies`,
   `get_client_authz_permissions`: python-keycloak asks for all of them at once, `max=-1`);
-- per permission, its associated policies and resources; per aggregate policy, its associated policies;
+- per permission, its associated policies and resources; per aggregate policy, its associated policies (these
+  and the per-resource reads below by a few workers, each with its own connection, like the member reads);
 - the users, groups, roles and clients the policies name by id (`get_user`, `get_group`, `get_role_by_id`,
   `get_client`); an id Keycloak answers 404 for is left unresolved, and the compiler fails that policy closed.
 Keycloak has no counts for these lists, so they are checked against each other instead: the three lists are
@@ -20,7 +21,9 @@ half-applied, like the directory pull's count checks.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -34,6 +37,7 @@ from acl_sync.authz_data import AuthzData, GroupName, Names, PulledPolicy, Pulle
 from acl_sync.keycloak_source import KeycloakSource
 
 T = TypeVar("T")
+U = TypeVar("U")
 _MISSING = {404}
 
 
@@ -46,9 +50,33 @@ def pull_authz(source: KeycloakSource, client_id: str) -> AuthzData:
 class _AuthzPull:
     def __init__(self, source: KeycloakSource, admin: KeycloakAdmin, client_id: str) -> None:
         self.source = source
-        self.admin = admin
+        self.main_admin = admin
+        self.owner = threading.get_ident()  # the thread running the pull (the CLI's, or serve's scheduler)
+        self.local = threading.local()
         self.client_id = client_id
         self.what = f"the Authorization Services of client {client_id!r}"
+
+    @property
+    def admin(self) -> KeycloakAdmin:
+        """This thread's connection: the pull's own, or a worker's (its own session and token)."""
+        if threading.get_ident() == self.owner:
+            return self.main_admin
+        admin = getattr(self.local, "admin", None)
+        if admin is None:
+            admin = self.local.admin = self.source._call("connect", self.source._admin)
+        return cast(KeycloakAdmin, admin)
+
+    def each(self, action: Callable[[U], T], items: Sequence[U]) -> list[T]:
+        """`action` over `items`, in order, by a few workers (one request each: the round trip dominates, as
+        for the directory's member reads); the first error stops the rest."""
+        workers = min(self.source.workers, len(items))
+        if workers <= 1:
+            return [action(item) for item in items]
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="keycloak-authz")
+        try:
+            return list(pool.map(action, items))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def call(self, what: str, action: partial[T]) -> T:
         return self.source._call(f"{what} of {self.what}", action)
@@ -67,8 +95,8 @@ class _AuthzPull:
         raw_policies = self.call("policies", partial(admin.get_client_authz_policies, uuid))
         raw_permissions = self.call("permissions", partial(admin.get_client_authz_permissions, uuid))
         resources = tuple(_resource(item) for item in raw_resources)
-        policies = {policy.id: policy for policy in (self.policy(uuid, item) for item in raw_policies)}
-        permissions = tuple(self.policy(uuid, item, permission=True) for item in raw_permissions)
+        policies = {policy.id: policy for policy in self.each(partial(self.policy, uuid), raw_policies)}
+        permissions = tuple(self.each(partial(self.policy, uuid, permission=True), raw_permissions))
         self.check_resource_side(uuid, resources, permissions)
         names = self.names(policies.values())
         after = (
@@ -99,16 +127,18 @@ class _AuthzPull:
                 covered = tuple(r.id for r in resources if r.type == permission.resource_type)
             for resource_id in covered:
                 expected.setdefault(resource_id, set()).add(permission.id)
-        for resource in resources:
+
+        def listed(resource: PulledResource) -> list[Any]:
             # python-keycloak has no getter for /resource/{id}/permissions.
             url = urls_patterns.URL_ADMIN_CLIENT_AUTHZ_RESOURCE.format(
                 **{"realm-name": self.source.realm, "id": uuid, "resource-id": resource.id}
             )
-            listed = self.call(
-                f"the permissions of resource {resource.name!r}",
-                partial(self.listed, f"{url}/permissions"),
+            return self.call(
+                f"the permissions of resource {resource.name!r}", partial(self.listed, f"{url}/permissions")
             )
-            found = {_text(entry, "id") for entry in listed}
+
+        for resource, answer in zip(resources, self.each(listed, resources), strict=True):
+            found = {_text(entry, "id") for entry in answer}
             if found != expected[resource.id]:
                 raise PullError(
                     f"resource {resource.name!r} of {self.what} has {len(found)} permission(s) but the permission "
@@ -122,7 +152,7 @@ class _AuthzPull:
             raise TypeError(f"{url} is not a list: {str(answer)[:200]}")
         return answer
 
-    def policy(self, uuid: str, item: object, permission: bool = False) -> PulledPolicy:
+    def policy(self, uuid: str, item: Any, permission: bool = False) -> PulledPolicy:
         policy_id, name, kind = _text(item, "id"), _text(item, "name"), _text(item, "type")
         item = cast(dict[str, Any], item)  # _text checked it is an object
         config = item.get("config") or {}
