@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 # Clearance: permission-aware retrieval for AI agents.
 #   docker build -t clearance .
-#   docker run -p 8000:8000 -e CLEARANCE_OIDC_ISSUERS='[...]' -v clearance-data:/data clearance
+#   docker run -p 8000:8000 -e CLEARANCE_OIDC_ISSUERS='[...]' -v clearance-data:/data \
+#       -v /etc/clearance/audit-keys.json:/run/secrets/audit-keys:ro -e CLEARANCE_AUDIT_KEY_FILE=/run/secrets/audit-keys \
+#       clearance
+#   (the audit signing key, made by `clearance audit keygen`, lives outside the data volume: docs/audit.md)
 # Everything the service needs at run time is in the image, the embedding model included: it never
 # downloads anything once built (HF_HUB_OFFLINE=1).
 

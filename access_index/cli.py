@@ -24,6 +24,7 @@ HANDLERS = {
     "token": "retrieval.command:run_token",
     "audit": "retrieval.command:run_audit",
     "acl-sync": "acl_sync.command:run_acl_sync",
+    "status": "access_index.status:run_status",
 }
 
 
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(by default it stays with the first one the directory showed)",
     )
 
+    status = commands.add_parser("status", help="who holds the index, its size, the directory's age, last ingests")
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
     token = commands.add_parser("token", help="a token from the local development issuer (dev mode only)")
     token.add_argument("--user", required=True, metavar="NAME")
     token.add_argument("--group", action="append", default=[], metavar="PATH")
@@ -93,9 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--agent", help="the agent (azp) the token is issued to")
     token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS")
 
-    audit = commands.add_parser("audit", help="the audit log")
+    audit = commands.add_parser("audit", help="the audit log (docs/audit.md)")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    audit_commands.add_parser("verify", help="check the hash chain; exit 1 on any break")
+    verify = audit_commands.add_parser("verify", help="check every signature and link; exit 1 on any break")
+    verify.add_argument("--json", action="store_true", help="one JSON report on stdout")
+    verify.add_argument(
+        "--at-least", type=int, metavar="SEQ", help="fail if the chain ends before SEQ (seen by an earlier verify)"
+    )
+    keygen = audit_commands.add_parser("keygen", help="add a new signing key to the key file and make it active")
+    public = audit_commands.add_parser("public-keys", help="print a verify-only key file (public keys only)")
+    recover = audit_commands.add_parser(
+        "recover", help="continue a chain whose HEAD names records the log lost, recording the loss"
+    )
+    recover.add_argument("--reason", required=True, help="why (recorded in the chain)")
+    for keyed in (verify, keygen, public, recover):
+        keyed.add_argument("--key-file", metavar="FILE", help="the audit key file (CLEARANCE_AUDIT_KEY_FILE)")
     return parser
 
 
@@ -105,6 +121,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
         "acl_sync_interval": getattr(args, "interval", None),
+        "audit_key_file": getattr(args, "key_file", None),
     }
     return load_settings(**overrides)
 

@@ -8,9 +8,10 @@ missing file is an error here, never a download.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -35,8 +36,11 @@ def offline_environment() -> None:
 class Embedder(Protocol):
     """What ingest and retrieval need from a model."""
 
-    info: ModelInfo
-    max_tokens: int
+    @property
+    def info(self) -> ModelInfo: ...
+
+    @property
+    def max_tokens(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """One L2-normalized float32 row per text."""
@@ -118,3 +122,83 @@ def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(
         settings.embedding_model, batch_size=settings.embedding_batch_size, backend=settings.embedding_backend
     )
+
+
+class LazyEmbedder:
+    """A model whose name and dimension are known from its files, and whose weights load on the first call
+    that needs them: an ingest with nothing to embed never loads them, and `serve` can open its index
+    socket before the seconds the weights take. The loaded model must report what the files said."""
+
+    def __init__(self, info: ModelInfo, load: Callable[[], Embedder]) -> None:
+        self.info = info
+        self._load = load
+        self._model: Embedder | None = None
+        self._lock = threading.Lock()
+
+    def model(self) -> Embedder:
+        """The loaded model (loading it now if needed)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    model = self._load()
+                    if model.info != self.info:
+                        raise EmbeddingError(
+                            f"the embedding model loaded as {model.info} but its configuration files say {self.info}"
+                        )
+                    self._model = model
+        return self._model
+
+    @property
+    def max_tokens(self) -> int:
+        return self.model().max_tokens
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return self.model().embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self.model().count_tokens(text)
+
+
+def open_embedder(settings: Settings, load: Callable[[], Embedder] | None = None) -> Embedder:
+    """The configured model, loaded lazily when its files say its dimension (see `configured_model_info`),
+    else at once. `load` replaces `load_embedder(settings)` (serve sets its torch threads first)."""
+    loader = load or (lambda: load_embedder(settings))
+    info = configured_model_info(settings)
+    return LazyEmbedder(info, loader) if info is not None else loader()
+
+
+def configured_model_info(settings: Settings) -> ModelInfo | None:
+    """The model's name and output dimension from its sentence-transformers files, without loading weights;
+    None when the model is not a local directory or its modules are not ones read here."""
+    name = settings.embedding_model
+    location = bundled_model_path() if name == DEFAULT_EMBEDDING_MODEL else Path(name)
+    try:
+        modules = json.loads((location / "modules.json").read_text(encoding="utf-8"))
+        # As sentence-transformers does: the last module that has an output dimension decides it.
+        for module in reversed(modules):
+            kind = str(module["type"]).rsplit(".", 1)[-1]
+            if kind == "Normalize":
+                continue
+            config = json.loads((location / module["path"] / "config.json").read_text(encoding="utf-8"))
+            dimension = _module_dimension(kind, config)
+            return ModelInfo(name, dimension) if dimension else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return None
+
+
+_LEGACY_POOLING = ("cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens", "lasttoken")
+
+
+def _module_dimension(kind: str, config: dict[str, object]) -> int | None:
+    if kind == "Dense":
+        return int(str(config["out_features"]))
+    if kind != "Pooling":
+        return None
+    width = int(str(config.get("embedding_dimension", config.get("word_embedding_dimension"))))
+    mode = config.get("pooling_mode")
+    if isinstance(mode, str):
+        return width
+    if isinstance(mode, list):
+        return width * len(mode)
+    return width * sum(1 for legacy in _LEGACY_POOLING if config.get(f"pooling_mode_{legacy}") is True)

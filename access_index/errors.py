@@ -11,7 +11,8 @@ access_index/cli.py.
     ├── IndexUnavailableError            index_unavailable     503  the index cannot answer safely (fail closed)
     │   ├── IndexLockedError             index_locked          503  the embedded shard is held by another process
     │   ├── ModelMismatchError           model_mismatch        503  the collection was built with another model
-    │   └── NoCollectionError            no_collection         503  nothing was ever indexed (no collection yet)
+    │   ├── NoCollectionError            no_collection         503  nothing was ever indexed (no collection yet)
+    │   └── WriteInterruptedError        write_interrupted     503  an ingest's writes stopped mid-run (names files)
     ├── EmbeddingError                   embedding_error       503  the model cannot be loaded or run
     ├── InvalidTokenError                invalid_token         401  no or bad token (`reason`: a word for metrics)
     ├── KeysUnavailableError             idp_keys_unavailable  503  an issuer's signing keys cannot be fetched
@@ -27,7 +28,9 @@ access_index/cli.py.
     └── DocumentError                    document_error        500  one file cannot be indexed (ingest reports it)
         ├── ParseError                   parse_failed          500  no text could be read from it
         ├── UndecodableError             undecodable           500  a text file in no known encoding
-        └── SanitizeError                sanitize_failed       500  its hidden-text check could not be completed
+        ├── SanitizeError                sanitize_failed       500  its hidden-text check could not be completed
+        ├── LimitExceededError           limit_exceeded        500  it would cost more than ingest's limits allow
+        └── UnsafeFileError              unsafe_file           500  its path is no longer a regular file inside the root
 
 Every class has a stable `code` (logs, metrics, problem+json bodies, the sync report use the same words),
 an HTTP `status` and a problem `title`; `public` says whether its message may be shown to an API caller
@@ -86,7 +89,14 @@ class IndexUnavailableError(ClearanceError):
 
 
 class IndexLockedError(IndexUnavailableError):
+    """The embedded shard is held by another process: `holder_role` and `holder_pid` say which (None: unknown)."""
+
     code = "index_locked"
+
+    def __init__(self, message: str, holder_role: str | None = None, holder_pid: int | None = None) -> None:
+        super().__init__(message)
+        self.holder_role = holder_role
+        self.holder_pid = holder_pid
 
 
 class ModelMismatchError(IndexUnavailableError):
@@ -97,6 +107,12 @@ class NoCollectionError(IndexUnavailableError):
     """The collection does not exist yet: a reader may take that as "nothing indexed" (acl-sync does)."""
 
     code = "no_collection"
+
+
+class WriteInterruptedError(IndexUnavailableError):
+    """The index stopped taking a run's writes (say `serve` stopped): names the documents and what to do."""
+
+    code = "write_interrupted"
 
 
 class EmbeddingError(ClearanceError):
@@ -220,6 +236,21 @@ class SanitizeError(DocumentError):
     """The original file could not be checked for hidden text (corrupt, encrypted, unreadable): never indexed."""
 
     code = "sanitize_failed"
+
+
+class LimitExceededError(DocumentError):
+    """Reading the file would cost more than ingest's limits allow (a parser bomb, or just too big): too much
+    decompressed data, too many cells or paragraphs, too deep, too much memory or time. The message names the
+    limit and its setting."""
+
+    code = "limit_exceeded"
+
+
+class UnsafeFileError(DocumentError):
+    """The path no longer leads to a regular file inside the ingest root without following a link (swapped for
+    a symlink, a folder on the way replaced by one, a FIFO or device): the file is not read."""
+
+    code = "unsafe_file"
 
 
 class OfflineNlpError(ClearanceError):

@@ -20,7 +20,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,6 +30,11 @@ from access_index.index.base import ModelInfo
 Vectors = np.ndarray[Any, np.dtype[np.float32]]
 MIN_COSINE = 0.99
 EXPORT_VERSION = "1"
+# Which MatMul weights become int8 (bench/quality_bench.py --recipes judges each by nDCG@10 against fp32):
+# "ffn-out-fp32" keeps the feed-forward output projections fp32, "all" quantizes every MatMul.
+Recipe = Literal["ffn-out-fp32", "all"]
+RECIPES: tuple[Recipe, ...] = ("ffn-out-fp32", "all")
+DEFAULT_RECIPE: Recipe = "ffn-out-fp32"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 # A fixed, varied sample for the quality check at export time: short and long, several domains.
@@ -52,14 +57,22 @@ QUALITY_SAMPLE = (
 class OnnxEmbedder:
     """An int8 ONNX export of a mean-pooling sentence-transformers model, run with onnxruntime."""
 
-    def __init__(self, name: str, model_dir: Path, cache_dir: Path, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        name: str,
+        model_dir: Path,
+        cache_dir: Path,
+        batch_size: int = 64,
+        recipe: Recipe = DEFAULT_RECIPE,
+        min_cosine: float = MIN_COSINE,
+    ) -> None:
         self.batch_size = batch_size
         config = _read_model_config(model_dir)
         self.max_tokens = config.max_tokens
         self.info = ModelInfo(name=name, dimension=config.dimension)
-        self.model_path = cache_dir / f"{_slug(name)}-{_fingerprint(model_dir)}.int8.onnx"
+        self.model_path = cache_dir / f"{_slug(name)}-{_fingerprint(model_dir, recipe)}.int8.onnx"
         if not self.model_path.exists():
-            export_int8(model_dir, self.model_path, config.max_tokens)
+            export_int8(model_dir, self.model_path, config.max_tokens, recipe, min_cosine)
         self.quality: dict[str, Any] = json.loads(self.model_path.with_suffix(".json").read_text(encoding="utf-8"))
         try:
             import onnxruntime as ort  # type: ignore[import-untyped]
@@ -139,9 +152,9 @@ def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(name).name)[:64] or "model"
 
 
-def _fingerprint(model_dir: Path) -> str:
-    """Changes when the weights, the config or this exporter change, so a stale export is never reused."""
-    digest = hashlib.sha256(EXPORT_VERSION.encode())
+def _fingerprint(model_dir: Path, recipe: Recipe) -> str:
+    """Changes when the weights, the config, the recipe or this exporter change: a stale export is never reused."""
+    digest = hashlib.sha256(f"{EXPORT_VERSION}/{recipe}".encode())
     for name in ("config.json", "modules.json", "sentence_bert_config.json", "tokenizer.json"):
         path = model_dir / name
         if path.exists():
@@ -152,8 +165,11 @@ def _fingerprint(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def export_int8(model_dir: Path, target: Path, max_tokens: int) -> dict[str, Any]:
-    """Export, quantize and quality-check `model_dir` into `target` (+ a .json with the measured cosine)."""
+def export_int8(
+    model_dir: Path, target: Path, max_tokens: int, recipe: Recipe = DEFAULT_RECIPE, min_cosine: float = MIN_COSINE
+) -> dict[str, Any]:
+    """Export, quantize and quality-check `model_dir` into `target` (+ a .json with the measured cosine).
+    `min_cosine` below MIN_COSINE is for benchmarks that judge a recipe by retrieval quality instead."""
     try:
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
@@ -200,7 +216,10 @@ def export_int8(model_dir: Path, target: Path, max_tokens: int) -> dict[str, Any
         keep_fp32 = [
             node.name
             for node in graph.node
-            if node.op_type == "MatMul" and node.name.endswith("/output/dense/MatMul") and "attention" not in node.name
+            if recipe == "ffn-out-fp32"
+            and node.op_type == "MatMul"
+            and node.name.endswith("/output/dense/MatMul")
+            and "attention" not in node.name
         ]
         quantize_dynamic(
             str(fp32),
@@ -210,11 +229,11 @@ def export_int8(model_dir: Path, target: Path, max_tokens: int) -> dict[str, Any
             weight_type=QuantType.QInt8,
             nodes_to_exclude=keep_fp32,
         )
-        quality = _compare(model, int8, max_tokens)
-        if quality["cosine_min"] < MIN_COSINE:
+        quality = _compare(model, int8, max_tokens, recipe)
+        if quality["cosine_min"] < min_cosine:
             raise EmbeddingError(
                 f"the int8 export of {model_dir} reaches cosine {quality['cosine_min']:.4f} to fp32 on the sample, "
-                f"below {MIN_COSINE}: set CLEARANCE_EMBEDDING_BACKEND=torch"
+                f"below {min_cosine}: set CLEARANCE_EMBEDDING_BACKEND=torch"
             )
         target.with_suffix(".json").write_text(json.dumps(quality, indent=2), encoding="utf-8")
         os.replace(int8, target)
@@ -228,7 +247,7 @@ def export_int8(model_dir: Path, target: Path, max_tokens: int) -> dict[str, Any
             leftover.unlink(missing_ok=True)
 
 
-def _compare(model: Any, onnx_path: Path, max_tokens: int) -> dict[str, Any]:
+def _compare(model: Any, onnx_path: Path, max_tokens: int, recipe: Recipe) -> dict[str, Any]:
     import onnxruntime as ort
 
     reference = np.asarray(model.encode(list(QUALITY_SAMPLE), normalize_embeddings=True), dtype=np.float32)
@@ -243,5 +262,6 @@ def _compare(model: Any, onnx_path: Path, max_tokens: int) -> dict[str, Any]:
         "cosine_min": round(float(cosines.min()), 5),
         "cosine_mean": round(float(cosines.mean()), 5),
         "sample_size": len(QUALITY_SAMPLE),
-        "quantization": "dynamic int8, per-channel MatMul weights; FFN output projections fp32",
+        "quantization": "dynamic int8, per-channel MatMul weights"
+        + ("; FFN output projections fp32" if recipe == "ffn-out-fp32" else "; every MatMul"),
     }

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     hidden_text_policy: Literal["quarantine", "strip"] = "quarantine"
     # Ingest refuses larger files (reported as failed, the batch goes on): a parser bomb must not stall a run.
     max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    # Each file is parsed and checked for hidden text in a worker process under these limits; a file that
+    # passes one ends as `failed` with the limit named, and the batch goes on (docs/ingest-limits.md).
+    # The parsers alone take about 1 GiB of the worker's address space.
+    parse_memory_mb: int = Field(default=3072, ge=1024)
+    parse_timeout_seconds: int = Field(default=60, ge=1)
+    max_decompressed_mb: int = Field(default=512, ge=1)
+    max_document_text_mb: int = Field(default=64, ge=1, le=2048)
 
     # Service.
     host: str = "127.0.0.1"
@@ -94,6 +101,16 @@ class Settings(BaseSettings):
     agent_rate_limit_per_minute: int = Field(default=600, ge=1)
     search_timeout_seconds: float = Field(default=5.0, gt=0)
     audit_store_query_text: bool = False
+    # The audit log's signing keys (docs/audit.md): a JSON key file outside the data dir, required by
+    # `serve` unless dev mode (which then uses a per-user development key outside the data dir).
+    audit_key_file: Path | None = None
+    # When audit records reach the disk: "record" (fsync before each response), "interval" (every
+    # audit_fsync_interval_ms), "never" (the OS decides). docs/audit.md says what each can lose.
+    audit_fsync: Literal["record", "interval", "never"] = "record"
+    audit_fsync_interval_ms: int = Field(default=1000, ge=1, le=3_600_000)
+    # A new segment when the current one would pass this size, and (if set) when the UTC day changes.
+    audit_segment_max_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    audit_segment_daily: bool = True
     # Denial of wallet: bearer tokens and request bodies beyond these sizes are refused unread.
     max_token_bytes: int = Field(default=32768, ge=1024)
     max_request_bytes: int = Field(default=65536, ge=1024)

@@ -17,10 +17,11 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from access_index.errors import ConfigError
 from access_index.manifest import is_valid_tenant
@@ -31,9 +32,30 @@ SourceKey = tuple[str, str]  # (tenant, name)
 
 
 @dataclass(frozen=True)
+class IngestRun:
+    """What the last finished ingest of a source did (`clearance status` shows it)."""
+
+    finished_at: str  # ISO 8601, UTC
+    seconds: float
+    counts: Mapping[str, int]
+    chunks_written: int
+    index: str  # how the index was reached: "direct", "via clearance serve (pid N)", "Qdrant server"
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> IngestRun:
+        return IngestRun(
+            finished_at=str(data["finished_at"]),
+            seconds=float(data["seconds"]),
+            counts={str(status): int(count) for status, count in dict(data["counts"]).items()},
+            chunks_written=int(data["chunks_written"]),
+            index=str(data["index"]),
+        )
+
+
+@dataclass(frozen=True)
 class SourceRecord:
-    """A source: its tenant and name, the roots its document ids are relative to, and its manifest (absolute
-    paths)."""
+    """A source: its tenant and name, the roots its document ids are relative to, its manifest (absolute
+    paths), and what its last finished ingest did."""
 
     name: str
     tenant: str
@@ -41,6 +63,8 @@ class SourceRecord:
     manifest: str
     # Read from the old layout: it holds the last ingest of the name, which may not be the first (or right) one.
     legacy: bool = field(default=False, compare=False)
+    # Reported by `clearance status`; not part of what the source is.
+    last_ingest: IngestRun | None = field(default=None, compare=False)
 
     @property
     def key(self) -> SourceKey:
@@ -132,7 +156,14 @@ def save_source(settings: Settings, record: SourceRecord) -> None:
     target = settings.paths.source_record(record.tenant, record.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    data = {"name": record.name, "tenant": record.tenant, "roots": list(record.roots), "manifest": record.manifest}
+    data: dict[str, Any] = {
+        "name": record.name,
+        "tenant": record.tenant,
+        "roots": list(record.roots),
+        "manifest": record.manifest,
+    }
+    if record.last_ingest is not None:
+        data["last_ingest"] = asdict(record.last_ingest)
     temporary.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
     os.replace(temporary, target)
     legacy = settings.paths.legacy_source_record(record.name)
@@ -175,4 +206,10 @@ def _read(path: Path) -> SourceRecord:
         raise ConfigError(invalid)
     if not isinstance(manifest, str) or not Path(manifest).is_absolute():
         raise ConfigError(invalid)
-    return SourceRecord(name=name, tenant=tenant, roots=tuple(str(root) for root in roots), manifest=manifest)
+    try:
+        last = IngestRun.from_dict(data["last_ingest"]) if data.get("last_ingest") else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        last = None  # only a report: an unreadable one is not shown, the record itself stays usable
+    return SourceRecord(
+        name=name, tenant=tenant, roots=tuple(str(root) for root in roots), manifest=manifest, last_ingest=last
+    )

@@ -4,7 +4,9 @@ it in this pull, instead of the first account or group the directory ever showed
 
 Each sync prints its report as one JSON line on stdout and a summary on stderr, and writes the sync's
 metrics to the data dir's `directory/acl_sync.prom` (node_exporter textfile format). The index is
-opened for each sync and closed right after, so an embedded index is held only while a sync runs.
+opened for each sync and closed right after, so an embedded index is held only while a sync runs; beside a
+running `serve` the sync hands its ACL rewrites to serve (access_index/index/remote.py) and writes the
+directory snapshot file, which serve re-reads at its next request.
 Exit status of `--once`: 0 when everything synced (or another sync was already running), 1 otherwise.
 """
 
@@ -16,7 +18,7 @@ import time
 from dataclasses import replace
 
 from access_index.directory import open_snapshot_store
-from access_index.errors import ConfigError, IndexLockedError, IndexUnavailableError, PrincipalError
+from access_index.errors import ConfigError, IndexUnavailableError, PrincipalError
 from access_index.principals import parse_principal
 from access_index.settings import Settings
 from access_index.storage import Storage, open_storage
@@ -84,11 +86,5 @@ def _open(settings: Settings) -> tuple[Storage | None, SyncProblem | None]:
     be opened."""
     try:
         return open_storage(settings, role="acl-sync"), None
-    except IndexLockedError as error:
-        return None, SyncProblem(
-            "sources",
-            f"sources: not refreshed: {error} When `clearance serve` holds the embedded index, its in-process "
-            "sync (CLEARANCE_ACL_SYNC_INTERVAL) refreshes the sources' ACLs.",
-        )
-    except IndexUnavailableError as error:
+    except IndexUnavailableError as error:  # held by another ingest or sync: the directory is still synced
         return None, SyncProblem("sources", f"sources: not refreshed: {error}")

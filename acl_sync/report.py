@@ -50,6 +50,8 @@ class SyncReport:
     authz_seconds: float = 0.0  # its pull (with retries), compilation and save
     directory_seconds: float = 0.0  # pull (with retries) and snapshot swap
     sources_seconds: float = 0.0  # source ACL refresh: scan and payload rewrites
+    # How the index was reached: "direct", "via clearance serve (pid N)", "Qdrant server"; None: not opened.
+    index_route: str | None = None
 
     @property
     def chunks_updated(self) -> int:
@@ -72,6 +74,7 @@ class SyncReport:
             },
             "authz": _authz_dict(self.authz, self.authz_seconds),
             "sources": [source.to_dict() for source in self.sources],
+            "index": self.index_route,
             "chunks_updated": self.chunks_updated,
             "errors": [str(problem) for problem in self.errors],
             "warnings": list(self.warnings),
@@ -91,6 +94,8 @@ class SyncReport:
         if self.sources:
             documents = sum(source.documents_changed for source in self.sources)
             parts.append(f"{len(self.sources)} sources: {documents} documents / {self.chunks_updated} chunks re-ACLed")
+        if self.index_route:
+            parts.append(f"index: {self.index_route}")
         unmatched = sum(len(source.unmatched) for source in self.sources)
         if unmatched:
             parts.append(f"{unmatched} documents match no rule (readable by nobody)")

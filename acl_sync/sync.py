@@ -111,6 +111,7 @@ class _Sync:
             authz_seconds=authz_done - directory_done,
             directory_seconds=directory_done - self.started,
             sources_seconds=sources_done - authz_done,
+            index_route=self.index.route if self.index is not None else None,
         )
 
     def authz(self) -> AuthzModel | None:

@@ -18,7 +18,8 @@ independent oracle: brute-force numpy over exactly the chunks the same ACL rule 
     nohup python bench/index_bench.py --chunks 1000000 > bench/out/index-1m.log 2>&1 &
 
 Build knobs (--m, --ef-construct, --payload-m, --full-scan-threshold, --ef) override the constants of
-access_index/index/edge.py for tuning runs; the defaults are the shipped values.
+access_index/index/hnsw.py for tuning runs; the defaults are the shipped values. Every chunk also gets its
+BM25 vector (from its text), as ingest writes it; latency is measured per search mode (--modes).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import numpy as np
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 from access_index.acl import Caller, build_access_filter
-from access_index.index import Chunk, ModelInfo, open_index
+from access_index.index import MODES, Chunk, Mode, ModelInfo, SearchQuery, hnsw, open_index
 from access_index.index import edge as edge_engine
 from access_index.settings import load_settings
 
@@ -55,12 +56,12 @@ USERS = 5000
 ROLES = 30
 TOP_K = 10
 UPSERT_BATCH = 256
-# Chunk text only gives payloads a realistic size (~800 bytes); its words do not matter here.
-VOCABULARY = (
-    "policy quarterly revenue onboarding incident kubernetes contract salary review roadmap customer invoice audit "
-    "deployment benefits vacation escalation pipeline forecast security training release architecture compliance"
-)
-WORDS = VOCABULARY.split()
+# Chunk text gives payloads a realistic size (~800 bytes) and the BM25 vectors a realistic shape: 110 words
+# drawn from a 30,000-word vocabulary with Zipf frequencies (about 70 distinct terms per chunk), 4,096
+# distinct texts reused across chunks.
+VOCABULARY_SIZE = 30_000
+TEXTS = 4096
+WORDS_PER_CHUNK = 110
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class ClassResult:
     """Figures for one kind of caller."""
 
     kind: str
+    mode: str
     principals: int
     queries: int
     admitted_fraction: float  # median share of all chunks the caller may read
@@ -186,6 +188,19 @@ def document_id(doc: int) -> str:
     return f"bench/dept{doc % 97}/doc{doc}.md"
 
 
+def make_texts(seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, VOCABULARY_SIZE + 1) ** 1.05
+    ranks = rng.choice(VOCABULARY_SIZE, size=(TEXTS, WORDS_PER_CHUNK), p=weights / weights.sum())
+    return [" ".join(f"term{rank}" for rank in row) for row in ranks]
+
+
+def text_row(corpus: Corpus, row: int) -> int:
+    """Which of the texts chunk `row` holds (as chunks_of assigns them)."""
+    doc = int(np.searchsorted(corpus.starts, row, side="right")) - 1
+    return (doc + row - int(corpus.starts[doc])) % TEXTS
+
+
 def chunks_of(corpus: Corpus, doc: int, texts: Sequence[str]) -> list[Chunk]:
     count = int(corpus.starts[doc + 1] - corpus.starts[doc])
     return [
@@ -258,20 +273,24 @@ def make_callers(corpus: Corpus, per_kind: int, seed: int) -> dict[str, list[Cal
     }
 
 
-def make_queries(rng: np.random.Generator, corpus: Corpus, mask: np.ndarray, count: int) -> np.ndarray:
-    """Queries near chunks the caller may read (what users ask about), perturbed and normalized."""
+def make_queries(
+    rng: np.random.Generator, corpus: Corpus, mask: np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Queries near chunks the caller may read (what users ask about), perturbed and normalized; and the
+    rows they were drawn near (their words make the keyword side of the query)."""
     rows = np.flatnonzero(mask)
-    base = corpus.vectors[rng.choice(rows, size=count)]
+    near = rng.choice(rows, size=count)
+    base = corpus.vectors[near]
     noisy = base + rng.standard_normal(base.shape, dtype=np.float32) * (0.6 / np.sqrt(DIMENSION))
     queries: np.ndarray = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
-    return queries
+    return queries, near
 
 
 # -- measurement -----------------------------------------------------------------------------------------
 def build_index(corpus: Corpus, data_dir: Path) -> dict[str, float]:
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    texts = [" ".join(np.random.default_rng(i).choice(WORDS, size=110)) for i in range(256)]
+    texts = make_texts(0)
     index = open_index(load_settings(data_dir=data_dir), role="bench")
     index.ensure_collection(MODEL)
     started = time.perf_counter()
@@ -306,51 +325,63 @@ def row_of(corpus: Corpus, doc_rows: dict[str, int], chunk: Chunk) -> int:
     return int(corpus.starts[doc_rows[chunk.document_id]]) + chunk.chunk_index
 
 
-def measure(corpus: Corpus, data_dir: Path, per_kind: int, queries_per_caller: int, seed: int) -> list[ClassResult]:
+def measure(
+    corpus: Corpus, data_dir: Path, per_kind: int, queries_per_caller: int, seed: int, modes: Sequence[Mode] = MODES
+) -> list[ClassResult]:
+    """Latency per caller kind and mode; recall@10 of the dense search against the oracle (semantic), and
+    in every mode a check that no hit is outside the caller's ACL."""
     doc_rows = {document_id(doc): doc for doc in range(corpus.documents)}
-    rng = np.random.default_rng(seed + 2)
+    texts = make_texts(0)
     index = open_index(load_settings(data_dir=data_dir), role="bench")
     index.ensure_collection(MODEL)
     results = []
     try:
-        warm = make_queries(rng, corpus, np.ones(len(corpus.vectors), dtype=bool), 20)
+        warm, _ = make_queries(np.random.default_rng(seed), corpus, np.ones(len(corpus.vectors), dtype=bool), 20)
+        everyone = build_access_filter(Caller("acme", frozenset({"authenticated"})))
         for vector in warm:
-            index.search(vector.tolist(), build_access_filter(Caller("acme", frozenset({"authenticated"}))), TOP_K)
-        for kind, callers in make_callers(corpus, per_kind, seed).items():
-            latencies: list[float] = []
-            recalls: list[float] = []
-            fractions: list[float] = []
-            for caller in callers:
-                mask = corpus.admitted(caller)
-                fractions.append(float(mask.mean()))
-                if not mask.any():
-                    continue
-                rows = np.flatnonzero(mask)
-                queries = make_queries(rng, corpus, mask, queries_per_caller)
-                exact = corpus.vectors[rows] @ queries.T  # the oracle sees only what the rule admits
-                depth = min(TOP_K, len(rows))
-                for column, query in enumerate(queries):
-                    began = time.perf_counter()
-                    hits = index.search(query.tolist(), build_access_filter(caller), TOP_K)
-                    latencies.append(time.perf_counter() - began)
-                    truth = set(rows[np.argpartition(-exact[:, column], depth - 1)[:depth]].tolist())
-                    found = {row_of(corpus, doc_rows, hit.chunk) for hit in hits}
-                    if not mask[list(found)].all():
-                        raise SystemExit(f"ACL VIOLATION: {kind} received a chunk its rule does not admit")
-                    recalls.append(len(found & truth) / depth)
-            millis = np.array(latencies) * 1000
-            results.append(
-                ClassResult(
-                    kind=kind,
-                    principals=max(len(c.tokens) for c in callers),
-                    queries=len(latencies),
-                    admitted_fraction=float(np.median(fractions)),
-                    p50_ms=float(np.percentile(millis, 50)),
-                    p99_ms=float(np.percentile(millis, 99)),
-                    recall_at_10=float(np.mean(recalls)),
+            index.search(SearchQuery("term1 term2", "hybrid", tuple(vector.tolist())), everyone, TOP_K)
+        for mode in modes:
+            rng = np.random.default_rng(seed + 2)  # the same callers and queries in every mode
+            for kind, callers in make_callers(corpus, per_kind, seed).items():
+                latencies: list[float] = []
+                recalls: list[float] = []
+                fractions: list[float] = []
+                for caller in callers:
+                    mask = corpus.admitted(caller)
+                    fractions.append(float(mask.mean()))
+                    if not mask.any():
+                        continue
+                    rows = np.flatnonzero(mask)
+                    queries, near = make_queries(rng, corpus, mask, queries_per_caller)
+                    exact = corpus.vectors[rows] @ queries.T  # the oracle sees only what the rule admits
+                    depth = min(TOP_K, len(rows))
+                    for column, vector in enumerate(queries):
+                        words = texts[text_row(corpus, int(near[column]))].split()
+                        text = " ".join(rng.choice(words, size=4))
+                        query = SearchQuery(text, mode, None if mode == "keyword" else tuple(vector.tolist()))
+                        began = time.perf_counter()
+                        hits = index.search(query, build_access_filter(caller), TOP_K)
+                        latencies.append(time.perf_counter() - began)
+                        found = {row_of(corpus, doc_rows, hit.chunk) for hit in hits}
+                        if found and not mask[list(found)].all():
+                            raise SystemExit(f"ACL VIOLATION: {kind} received a chunk its rule does not admit")
+                        if mode == "semantic":
+                            truth = set(rows[np.argpartition(-exact[:, column], depth - 1)[:depth]].tolist())
+                            recalls.append(len(found & truth) / depth)
+                millis = np.array(latencies) * 1000
+                results.append(
+                    ClassResult(
+                        kind=kind,
+                        mode=mode,
+                        principals=max(len(c.tokens) for c in callers),
+                        queries=len(latencies),
+                        admitted_fraction=float(np.median(fractions)),
+                        p50_ms=float(np.percentile(millis, 50)),
+                        p99_ms=float(np.percentile(millis, 99)),
+                        recall_at_10=float(np.mean(recalls)) if recalls else float("nan"),
+                    )
                 )
-            )
-            print(f"  {kind}: {results[-1]}", flush=True)
+                print(f"  {mode}, {kind}: {results[-1]}", flush=True)
     finally:
         index.close()
     return results
@@ -362,11 +393,11 @@ def table(chunks: int, build: dict[str, float], results: Sequence[ClassResult]) 
         f"(upsert {build['upsert_seconds']:.0f} s, optimize {build['optimize_seconds']:.0f} s), "
         f"{build.get('disk_bytes_per_chunk', 0) / 1024:.1f} KiB on disk per chunk",
         "",
-        "| caller | principals | admitted (median) | queries | p50 ms | p99 ms | recall@10 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| mode | caller | principals | admitted (median) | queries | p50 ms | p99 ms | recall@10 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r.kind} | {r.principals} | {r.admitted_fraction:.2%} | {r.queries} | {r.p50_ms:.2f} | "
+        f"| {r.mode} | {r.kind} | {r.principals} | {r.admitted_fraction:.2%} | {r.queries} | {r.p50_ms:.2f} | "
         f"{r.p99_ms:.2f} | {r.recall_at_10:.3f} |"
         for r in results
     ]
@@ -381,15 +412,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument("--reuse", action="store_true", help="query an index a previous run built (same args)")
-    parser.add_argument("--m", type=int, default=edge_engine.HNSW_M)
-    parser.add_argument("--ef-construct", type=int, default=edge_engine.HNSW_EF_CONSTRUCT)
-    parser.add_argument("--payload-m", type=int, default=edge_engine.HNSW_PAYLOAD_M)
-    parser.add_argument("--full-scan-threshold", type=int, default=edge_engine.FULL_SCAN_THRESHOLD)
-    parser.add_argument("--ef", type=int, default=edge_engine.SEARCH_EF)
+    parser.add_argument("--m", type=int, default=hnsw.M)
+    parser.add_argument("--ef-construct", type=int, default=hnsw.EF_CONSTRUCT)
+    parser.add_argument("--payload-m", type=int, default=hnsw.PAYLOAD_M)
+    parser.add_argument("--full-scan-threshold", type=int, default=hnsw.FULL_SCAN_THRESHOLD)
+    parser.add_argument("--ef", type=int, default=hnsw.SEARCH_EF)
+    parser.add_argument("--modes", default=",".join(MODES), help="search modes to measure")
     args = parser.parse_args(argv)
-    edge_engine.HNSW_M, edge_engine.HNSW_EF_CONSTRUCT = args.m, args.ef_construct
-    edge_engine.HNSW_PAYLOAD_M, edge_engine.FULL_SCAN_THRESHOLD = args.payload_m, args.full_scan_threshold
-    edge_engine.SEARCH_EF = args.ef
+    hnsw.M, hnsw.EF_CONSTRUCT = args.m, args.ef_construct
+    hnsw.PAYLOAD_M, hnsw.FULL_SCAN_THRESHOLD = args.payload_m, args.full_scan_threshold
+    hnsw.SEARCH_EF = args.ef
     label = f"index-{args.chunks}-m{args.m}-efc{args.ef_construct}-pm{args.payload_m}-fst{args.full_scan_threshold}"
     data_dir = args.out / label
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {sys.version.split()[0]}")
@@ -406,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         build_file.write_text(json.dumps(build))
     print(f"build: {build}", flush=True)
-    results = measure(corpus, data_dir, args.callers, args.queries, args.seed)
+    results = measure(corpus, data_dir, args.callers, args.queries, args.seed, args.modes.split(","))
     summary = table(args.chunks, build, results)
     settings = f"m={args.m} ef_construct={args.ef_construct} payload_m={args.payload_m} "
     settings += f"full_scan_threshold={args.full_scan_threshold} hnsw_ef={args.ef}"

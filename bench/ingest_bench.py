@@ -6,6 +6,13 @@ second run over the unchanged corpus relative to the first.
 
     python bench/ingest_bench.py --docs 2000 --backend onnx
     python bench/ingest_bench.py --docs 10000 --backend onnx --no-second-run   # memory over a long run
+    python bench/ingest_bench.py --docs 500 --read-only --isolation none       # what parsing in a worker costs:
+    python bench/ingest_bench.py --docs 500 --read-only --isolation process    # compare these two
+    python bench/ingest_bench.py --docs 100 --overhead 3   # the same files both ways, alternated, per file
+
+`--isolation none` parses in the ingest process itself (ingest.extraction.InProcessExtractor), which ingest
+never does: it is here only to measure the worker process's cost. `--read-only` is a dry run: read, parse
+and sanitize every file, no chunking, embedding or writing, so that cost is not hidden under the model's.
 
 Parse, sanitize and chunk run on the reader thread while the main thread embeds and writes, so the
 stage shares add up to more than the wall time; they say where the work is, not the critical path.
@@ -35,8 +42,11 @@ from access_index.acl_provider import ManifestAcls
 from access_index.embedder import load_embedder
 from access_index.index import open_index, source_filter
 from access_index.manifest import load_manifest
-from access_index.settings import load_settings
+from access_index.settings import Settings, load_settings
 from ingest.discovery import own_scopes
+from ingest.extraction import Extractor, InProcessExtractor
+from ingest.isolation.pool import WorkerPool
+from ingest.limits import ParseLimits
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
 
@@ -163,14 +173,66 @@ def _rss_mib() -> float:
     return 0.0
 
 
-def run_once(corpus: Path, data_dir: Path, backend: str) -> dict[str, Any]:
-    settings = load_settings(data_dir=data_dir, embedding_backend=backend)
-    started = time.perf_counter()
-    embedder = load_embedder(settings)
-    model_seconds = time.perf_counter() - started
-    index = open_index(settings, role="bench")
-    index.ensure_collection(embedder.info)
-    job = IngestJob(
+def read_once(corpus: Path, data_dir: Path, isolation: str) -> dict[str, Any]:
+    """A dry run: every file read, parsed and sanitized (in a worker or in this process), nothing else.
+
+    A first dry run over a small separate corpus loads the parsers (and starts the worker), so the measured
+    run is the steady state, per file; the warm-up's time is reported apart."""
+    settings = load_settings(data_dir=data_dir)
+    limits = ParseLimits.from_settings(settings)
+    warm_corpus = corpus.parent / "warm-up"
+    if not warm_corpus.exists():
+        generate(warm_corpus, 30, seed=11)
+    extractor: Extractor = InProcessExtractor(limits) if isolation == "none" else WorkerPool(limits)
+    try:
+        runs = [
+            run_job(_job(path, data_dir, settings, dry_run=True), None, None, state={}, extractor=extractor)
+            for path in (warm_corpus, corpus)
+        ]
+    finally:
+        if isinstance(extractor, WorkerPool):
+            extractor.close()
+    warm_up, report = runs
+    stages = report.stage_seconds
+    return {
+        "isolation": isolation,
+        "warm_up_seconds": round(warm_up.seconds, 2),
+        "seconds": round(report.seconds, 2),
+        "docs_per_second": round(len(report.outcomes) / report.seconds, 1),
+        "read_parse_sanitize_seconds": {stage: round(stages[stage], 2) for stage in ("hash", "parse", "sanitize")},
+        "counts": report.counts,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def overhead(corpus: Path, rounds: int) -> dict[str, Any]:
+    """Per-file cost of the worker: the same files extracted in this process and through the worker pool,
+    alternately, `rounds` times after a warm-up, so that machine load hits both sides alike."""
+    limits = ParseLimits.defaults()
+    files = sorted(path for path in corpus.rglob("*") if path.is_file())
+    in_process, pool = InProcessExtractor(limits), WorkerPool(limits)
+    seconds: dict[str, list[float]] = {"none": [], "process": []}
+    try:
+        for round_number in range(rounds + 1):
+            for path in files:
+                for mode, extractor in (("none", in_process), ("process", pool)):
+                    started = time.perf_counter()
+                    extractor.extract(path, "quarantine", 100 * 1024 * 1024)
+                    if round_number:  # round 0 loads the parsers on both sides
+                        seconds[mode].append(time.perf_counter() - started)
+    finally:
+        pool.close()
+    total = {mode: sum(values) for mode, values in seconds.items()}
+    return {
+        "files": len(files),
+        "rounds": rounds,
+        "mean_ms_per_file": {mode: round(1000 * value / len(seconds[mode]), 2) for mode, value in total.items()},
+        "process_over_none": round(total["process"] / total["none"], 3),
+    }
+
+
+def _job(corpus: Path, data_dir: Path, settings: Settings, dry_run: bool = False) -> IngestJob:
+    return IngestJob(
         scopes=own_scopes([corpus]),
         acls=ManifestAcls(load_manifest(data_dir.parent / "acl.yaml")),
         source="bench",
@@ -178,11 +240,24 @@ def run_once(corpus: Path, data_dir: Path, backend: str) -> dict[str, Any]:
         policy="quarantine",
         max_file_bytes=settings.max_file_bytes,
         quarantine_dir=data_dir / "quarantine",
+        dry_run=dry_run,
         batch_chunks=max(settings.embedding_batch_size * 4, 64),
+        limits=ParseLimits.from_settings(settings),
     )
+
+
+def run_once(corpus: Path, data_dir: Path, backend: str, isolation: str) -> dict[str, Any]:
+    settings = load_settings(data_dir=data_dir, embedding_backend=backend)
+    started = time.perf_counter()
+    embedder = load_embedder(settings)
+    model_seconds = time.perf_counter() - started
+    index = open_index(settings, role="bench")
+    index.ensure_collection(embedder.info)
+    job = _job(corpus, data_dir, settings)
+    extractor = InProcessExtractor(job.limits) if isolation == "none" else None
     progress = RssProgress()
     try:
-        report = run_job(job, index, embedder, progress)
+        report = run_job(job, index, embedder, progress, extractor=extractor)
         # The model alone on the same chunk texts: what end-to-end throughput is measured against.
         sample = [
             chunk.text for _, chunk in zip(range(512), index.scroll(source_filter("bench", "bench")), strict=False)
@@ -209,6 +284,9 @@ def main() -> None:
     parser.add_argument("--backend", choices=["torch", "onnx"], default="onnx")
     parser.add_argument("--workdir", type=Path, help="keep corpus and index here (default: a temp dir)")
     parser.add_argument("--no-second-run", action="store_true")
+    parser.add_argument("--isolation", choices=["process", "none"], default="process", help="see above")
+    parser.add_argument("--read-only", action="store_true", help="a dry run: read, parse, sanitize only")
+    parser.add_argument("--overhead", type=int, metavar="ROUNDS", help="per-file cost of the worker, alternated")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     corpus, data_dir = workdir / "corpus", workdir / "data"
@@ -218,6 +296,15 @@ def main() -> None:
         started = time.perf_counter()
         formats = generate(corpus, args.docs)
         print(f"generated {args.docs} documents {formats} in {time.perf_counter() - started:.1f} s", flush=True)
+    if args.overhead or args.read_only:
+        load = os.getloadavg()[0]
+        result = overhead(corpus, args.overhead) if args.overhead else read_once(corpus, data_dir, args.isolation)
+        after = os.getloadavg()[0]
+        result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} → {after:.1f}"
+        print(json.dumps(result, indent=2))
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
     # Export (onnx) or warm the model files in a separate process, so peak RSS is that of ingest alone.
     warm = (
         "from access_index.embedder import load_embedder; from access_index.settings import load_settings; "
@@ -225,7 +312,7 @@ def main() -> None:
     )
     subprocess.run([sys.executable, "-c", warm], check=True, capture_output=True)
     load_before = os.getloadavg()
-    first = run_once(corpus, data_dir, args.backend)
+    first = run_once(corpus, data_dir, args.backend, args.isolation)
     report = first["report"]
     chunks = report.chunks_written
     stages = report.stage_seconds
@@ -233,6 +320,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average before {load_before[0]:.1f}",
         "backend": args.backend,
+        "isolation": args.isolation,
         "embedding_quality_vs_fp32": first["quality"],
         "documents": args.docs,
         "counts": report.counts,
@@ -249,7 +337,7 @@ def main() -> None:
         "rss_mib_by_files": first["rss_mib_by_files"],
     }
     if not args.no_second_run:
-        second = run_once(corpus, data_dir, args.backend)["report"]
+        second = run_once(corpus, data_dir, args.backend, args.isolation)["report"]
         result["second_run_seconds"] = round(second.seconds, 2)
         result["second_run_unchanged"] = second.counts["unchanged"]
         result["second_over_first"] = round(second.seconds / report.seconds, 3)

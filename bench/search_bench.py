@@ -4,9 +4,17 @@ Corpus: paragraphs of the Python standard library's docstrings (real English tex
 real model; each vector is reused with small Gaussian perturbations (re-normalized) until 100k chunks, so
 building the index takes minutes instead of ~30 min of embedding. Every chunk gets an ACL drawn from 40
 groups (plus some `authenticated`), so every search runs the real access filter. Queries are real
-sentences embedded by the server's real model. Prints p50/p99 latency and searches/s at 1, 8, 32 callers.
+sentences embedded by the server's real model. Prints p50/p99 latency and searches/s at 1, 8, 32 callers,
+per search mode (hybrid, semantic, keyword; every chunk also has its BM25 vector).
 
-    python bench/search_bench.py [--chunks 100000] [--seconds 20] [--rebuild]
+The audit's own cost per search is timed apart first (it is well under the noise of a loaded HTTP run):
+`AuditLog.append` of the record a top_k=8 search writes, on the data dir's disk, for each
+CLEARANCE_AUDIT_FSYNC setting, by one caller and by 8 threads at once. `--audit-fsync` sets the served
+process's setting, so HTTP runs with fsync on and off can be compared as well.
+
+    python bench/search_bench.py [--chunks 100000] [--seconds 20] [--modes hybrid,semantic,keyword]
+                                 [--audit-fsync record|interval|never]
+    python bench/search_bench.py --audit-only
 """
 
 from __future__ import annotations
@@ -19,10 +27,13 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -31,11 +42,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from access_index.acl import Caller  # noqa: E402
 from access_index.embedder import load_embedder  # noqa: E402
-from access_index.index import Chunk  # noqa: E402
+from access_index.index import Chunk, open_index  # noqa: E402
 from access_index.index.edge import EdgeIndex  # noqa: E402
+from access_index.paths import DataPaths  # noqa: E402
 from access_index.settings import load_settings  # noqa: E402
+from retrieval.audit import AuditLog, AuditOptions, RequestRef, search_record, verify_log  # noqa: E402
+from retrieval.audit.keys import add_key, load_key_file  # noqa: E402
+from retrieval.caller import Identity  # noqa: E402
 from retrieval.dev_issuer import mint_token  # noqa: E402
+from retrieval.search import Found  # noqa: E402
 
 MODULES = [
     "json", "os", "re", "collections", "itertools", "functools", "pathlib", "subprocess", "socket", "asyncio",
@@ -76,7 +93,8 @@ def build(data_dir: Path, chunks: int, base_count: int) -> list[str]:
     base = embedder.embed(base_texts)
     print(f"embedded {len(base_texts)} real paragraphs in {time.perf_counter() - started:.1f} s", flush=True)
     rng = np.random.default_rng(7)
-    index = EdgeIndex(settings.paths.index_dir, "bench")
+    index = open_index(settings, role="bench")
+    assert isinstance(index, EdgeIndex)
     index.ensure_collection(embedder.info)
     picker = random.Random(7)
     started = time.perf_counter()
@@ -111,14 +129,89 @@ def build(data_dir: Path, chunks: int, base_count: int) -> list[str]:
     return queries
 
 
+def audit_cost(directory: Path, records: int) -> None:
+    """Milliseconds per `AuditLog.append` of a top_k=8 search record, per fsync setting."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    key_file = directory / "keys.json"
+    add_key(key_file, directory / "unused")
+    identity = Identity(
+        issuer="https://sso.example.org/realms/acme",
+        subject="3f2b9c1e-7a4d-4e8b-9c2a-5d6e7f8a9b0c",
+        agents=("support-assistant",),
+        caller=Caller("default", frozenset({"user:alice", "group:/org/dept-1/team-2", "authenticated"})),
+        directory_status=None,
+    )
+    found = [
+        Found(Chunk("default", f"stdlib/doc-{n}", "stdlib", 0, 4, "text", f"file:///d{n}", ("group:/g",)), "group:/g")
+        for n in range(8)
+    ]
+    print(f"audit append, {records} search records of top_k=8 each (load: {os.getloadavg()[0]:.1f})")
+    print(f"{'fsync':>9} {'threads':>8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'appends/s':>10}")
+    for fsync in ("record", "interval", "never"):
+        for threads in (1, 8):
+            data = DataPaths(directory / f"data-{fsync}-{threads}")
+            log = AuditLog(data, load_key_file(key_file, data.root), AuditOptions(fsync=fsync))
+            timings: list[float] = []
+
+            def append(count: int, log: AuditLog = log, timings: list[float] = timings) -> None:
+                for _ in range(count):
+                    ref = RequestRef(uuid.uuid4().hex, None, "rest")
+                    record = search_record(ref, identity, "where is the payroll", 8, "semantic", found, False)
+                    started = time.perf_counter()
+                    log.append(record)
+                    timings.append(time.perf_counter() - started)
+
+            started = time.perf_counter()
+            workers = [threading.Thread(target=append, args=(records // threads,)) for _ in range(threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            wall = time.perf_counter() - started
+            log.close()
+            ms = np.array(timings) * 1000
+            print(
+                f"{fsync:>9} {threads:>8} {np.percentile(ms, 50):>8.2f} {np.percentile(ms, 99):>8.2f} "
+                f"{ms.mean():>8.2f} {len(timings) / wall:>10.0f}",
+                flush=True,
+            )
+    data = DataPaths(directory / "data-never-1")
+    started = time.perf_counter()
+    report = verify_log(data, load_key_file(key_file, data.root))
+    wall = time.perf_counter() - started
+    rate = report.records / wall
+    print(f"audit verify: {report.records} records (ok={report.ok}) in {wall:.2f} s = {rate:.0f} records/s")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
+def start_serve(env: dict[str, str], port: int, attempts: int = 300) -> tuple[subprocess.Popen[bytes], str]:
+    """`clearance serve` on `port` with `env`, once /readyz answers 200; its process and base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "access_index.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(attempts):
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.terminate()
+    raise SystemExit("serve did not become ready")
+
+
 async def load(
-    url: str, tokens: list[str], queries: list[str], callers: int, seconds: float
+    url: str, tokens: list[str], queries: list[str], callers: int, seconds: float, mode: str = "hybrid"
 ) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
@@ -129,7 +222,7 @@ async def load(
         nonlocal errors
         picker = random.Random(number)
         while time.perf_counter() < deadline:
-            body = {"query": picker.choice(queries), "top_k": 8}
+            body = {"query": picker.choice(queries), "top_k": 8, "mode": mode}
             headers = {"Authorization": f"Bearer {tokens[number % len(tokens)]}"}
             started = time.perf_counter()
             response = await client.post(f"{url}/v1/search", json=body, headers=headers)
@@ -150,11 +243,19 @@ def main() -> int:
     parser.add_argument("--base", type=int, default=2000, help="real paragraphs embedded")
     parser.add_argument("--seconds", type=float, default=20.0, help="per concurrency level")
     parser.add_argument("--callers", default="1,8,32")
+    parser.add_argument("--modes", default="hybrid,semantic,keyword")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "out" / "search")
     parser.add_argument("--backend", default="torch", help="the server's CLEARANCE_EMBEDDING_BACKEND (torch, onnx)")
+    parser.add_argument("--audit-fsync", default="record", choices=["record", "interval", "never"])
+    parser.add_argument("--audit-records", type=int, default=2000, help="appends per setting in the audit timing")
+    parser.add_argument("--audit-only", action="store_true", help="only the audit timing (no index, no server)")
     args = parser.parse_args()
     os.environ.update({"HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"})
+    audit_cost(args.data_dir.parent / "audit-cost", args.audit_records)
+    if args.audit_only:
+        return 0
     queries = build(args.data_dir, args.chunks, args.base)
+    shutil.rmtree(DataPaths(args.data_dir).audit_dir, ignore_errors=True)  # each run starts its own chain
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CLEARANCE_")},
@@ -162,42 +263,34 @@ def main() -> int:
         "CLEARANCE_DEV_MODE": "true",
         "CLEARANCE_ACL_SYNC_INTERVAL": "0",
         "CLEARANCE_EMBEDDING_BACKEND": args.backend,
+        "CLEARANCE_AUDIT_FSYNC": args.audit_fsync,
         "CLEARANCE_RATE_LIMIT_PER_MINUTE": "10000000",
         "CLEARANCE_AGENT_RATE_LIMIT_PER_MINUTE": "10000000",
     }
     settings = load_settings(data_dir=args.data_dir, dev_mode=True)
     picker = random.Random(1)
     tokens = [mint_token(settings, user=f"user{i}", groups=picker.sample(GROUPS, 5)) for i in range(32)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "access_index.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_serve(env, port)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise SystemExit("serve did not become ready")
         asyncio.run(load(url, tokens, queries, 4, 3.0))  # warm-up
-        print(f"{args.chunks} chunks, top_k=8, ACL filter over 40 groups (caller in 5), {args.backend} model queries")
-        print(f"{'callers':>8} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'searches/s':>11}")
-        for callers in (int(c) for c in args.callers.split(",")):
-            started = time.perf_counter()
-            latencies, errors = asyncio.run(load(url, tokens, queries, callers, args.seconds))
-            wall = time.perf_counter() - started
-            ms = np.array(latencies) * 1000
-            print(
-                f"{callers:>8} {len(latencies):>9} {errors:>7} {np.percentile(ms, 50):>8.1f} "
-                f"{np.percentile(ms, 99):>8.1f} {len(latencies) / wall:>11.1f}",
-                flush=True,
-            )
+        print(
+            f"{args.chunks} chunks, top_k=8, ACL filter over 40 groups (caller in 5), {args.backend} model queries, "
+            f"audit fsync {args.audit_fsync}, load {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"{'mode':>8} {'callers':>8} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'searches/s':>11}"
+        )
+        for mode in args.modes.split(","):
+            for callers in (int(c) for c in args.callers.split(",")):
+                started = time.perf_counter()
+                latencies, errors = asyncio.run(load(url, tokens, queries, callers, args.seconds, mode))
+                wall = time.perf_counter() - started
+                ms = np.array(latencies) * 1000
+                print(
+                    f"{mode:>8} {callers:>8} {len(latencies):>9} {errors:>7} {np.percentile(ms, 50):>8.1f} "
+                    f"{np.percentile(ms, 99):>8.1f} {len(latencies) / wall:>11.1f}",
+                    flush=True,
+                )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -13,7 +13,7 @@ for one of the two roots and the other would give the same file another path (an
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from access_index.errors import SourceConflictError
@@ -115,7 +115,7 @@ def _admit(
                 "its documents; or ingest under another --source NAME" + _legacy_hint(existing)
             )
         changes.append(f"manifest of {existing.label} replaced: {recorded_manifest} → {manifest} ({REPLACE_MANIFEST})")
-    record = SourceRecord(name=existing.name, tenant=existing.tenant, roots=tuple(roots), manifest=manifest)
+    record = replace(existing, roots=tuple(roots), manifest=manifest, legacy=False)
     return record, changes
 
 

@@ -11,21 +11,25 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from access_index.acl_provider import acl_provider
-from access_index.embedder import load_embedder
+from access_index.embedder import Embedder, load_embedder, open_embedder
 from access_index.errors import ConfigError, DocumentError, IndexUnavailableError
 from access_index.index import ChunkIndex, index_exists, open_index
 from access_index.manifest import is_valid_tenant, load_manifest
 from access_index.settings import Settings
-from access_index.sources import check_source_name, list_sources, registry_lock, save_source
+from access_index.sources import IngestRun, check_source_name, list_sources, registry_lock, save_source
 from ingest.binding import bind, default_source_name
-from ingest.discovery import discover, own_scopes
+from ingest.discovery import FoundFile, discover, own_scopes
 from ingest.explain import explain, render
+from ingest.isolation.pool import WorkerPool
+from ingest.limits import ParseLimits
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
-from ingest.prepare import prepare_file
+from ingest.prepare import PreparedFile, prepare_file
+from ingest.reading import PrivateFolder, open_found
 from ingest.report import IngestReport, NoProgress, Progress, StreamProgress, render_summary
 from ingest.state import load_state
 
@@ -64,16 +68,18 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         delete_missing=bool(args.delete_missing),
         dry_run=bool(args.dry_run),
         batch_chunks=max(settings.embedding_batch_size * 4, 64),
+        limits=ParseLimits.from_settings(settings),
     )
     progress: Progress = NoProgress() if args.json and not sys.stderr.isatty() else StreamProgress()
     if job.dry_run:
         report = _dry_run(job, settings, progress)
         notes = tuple(f"{change} (not recorded: dry run)" for change in binding.changes)
     else:
-        # The index first: a locked embedded index fails in a second instead of after loading the model.
+        # The index first (the shard, or `serve` holding it): a busy index fails before anything else.
         index = open_index(settings, role="ingest")
         try:
-            embedder = load_embedder(settings)
+            # Name and dimension now, weights at the first chunk to embed: an unchanged tree never loads them.
+            embedder = open_embedder(settings)
             index.ensure_collection(embedder.info)
             # Recorded before the first write, so that the index never holds documents of a source without a
             # record (acl-sync refuses those), and checked again under the lock against a concurrent ingest.
@@ -83,6 +89,17 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
             report = run_job(replace(job, scopes=binding.scopes), index, embedder, progress)
         finally:
             index.close()
+        # What this run did, on the record as it is now (another ingest may have attached a root meanwhile).
+        run = IngestRun(
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            seconds=round(report.seconds, 3),
+            counts=report.counts,
+            chunks_written=report.chunks_written,
+            index=report.index_route or "",
+        )
+        with registry_lock(settings):
+            current = {record.key: record for record in list_sources(settings)}.get(binding.record.key, binding.record)
+            save_source(settings, replace(current, last_ingest=run))
         notes = binding.changes
     notes = (*manifest.warnings, *notes)
     if notes:
@@ -116,36 +133,56 @@ def _dry_run(job: IngestJob, settings: Settings, progress: Progress) -> IngestRe
 
 
 def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
-    """One JSON line per chunk (or per quarantined document); failures on stderr, exit 1 if any."""
+    """One JSON line per chunk (or per quarantined document); failures on stderr, exit 1 if any.
+
+    Each file is read and parsed as ingest does it (ingest/prepare.py): opened once without following links,
+    parsed in a worker process under the same limits."""
     discovery = discover(own_scopes([Path(path) for path in args.paths]))
     embedder = load_embedder(settings)
     failed = 0
     for skipped in discovery.skipped:
         print(f"clearance inspect: skipped {skipped.relpath}: {skipped.reason}", file=sys.stderr)
-    for found in discovery.files:
-        document = str(found.path)
-        try:
-            # Inspect shows every finding next to the chunk it came from, removed ones with their text.
-            prepared = prepare_file(
-                found.path, settings.hidden_text_policy, settings.max_file_bytes, embedder, redact=False
-            )
-        except DocumentError as error:
-            failed += 1
-            print(f"clearance inspect: {document}: {error}", file=sys.stderr)
-            continue
-        findings = [finding.to_dict() for finding in prepared.findings]
-        if prepared.quarantined:
-            print(json.dumps({"document": document, "quarantined": True, "findings": findings}, ensure_ascii=False))
-            continue
-        for position, draft in enumerate(prepared.drafts):
-            line = {
-                "document": document,
-                "chunk_index": position,
-                "text": draft.text,
-                "findings": [dict(finding) for finding in draft.findings],
-                "section": draft.section,
-                "page": draft.page,
-            }
-            print(json.dumps(line, ensure_ascii=False))
+    with PrivateFolder() as folder, WorkerPool(ParseLimits.from_settings(settings)) as pool:
+        for found in discovery.files:
+            document = str(found.path)
+            try:
+                prepared = _inspect_one(found, folder, pool, settings, embedder)
+            except DocumentError as error:
+                failed += 1
+                print(f"clearance inspect: {document}: {error}", file=sys.stderr)
+                continue
+            except OSError as error:
+                failed += 1
+                print(f"clearance inspect: {document}: cannot read: {error.strerror or error}", file=sys.stderr)
+                continue
+            findings = [finding.to_dict() for finding in prepared.findings]
+            if prepared.quarantined:
+                line = {"document": document, "quarantined": True, "findings": findings}
+                print(json.dumps(line, ensure_ascii=False))
+                continue
+            for position, draft in enumerate(prepared.drafts):
+                line = {
+                    "document": document,
+                    "chunk_index": position,
+                    "text": draft.text,
+                    "findings": [dict(finding) for finding in draft.findings],
+                    "section": draft.section,
+                    "page": draft.page,
+                }
+                print(json.dumps(line, ensure_ascii=False))
     sys.stdout.flush()
     return 1 if failed else 0
+
+
+def _inspect_one(
+    found: FoundFile, folder: PrivateFolder, pool: WorkerPool, settings: Settings, embedder: Embedder
+) -> PreparedFile:
+    with open_found(found, settings.max_file_bytes) as opened:
+        copy = opened.copy_into(folder, settings.max_file_bytes)
+    try:
+        # Inspect shows every finding next to the chunk it came from, removed ones with their text.
+        return prepare_file(
+            copy, found.path, settings.hidden_text_policy, settings.max_file_bytes, pool, embedder, redact=False
+        )
+    finally:
+        copy.remove()

@@ -7,6 +7,7 @@ bad file never stops a batch.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,12 @@ def _eml(path: Path) -> Elements:
     return list(partition_email(filename=str(path), process_attachments=False))
 
 
+_PARSER_MODULES = (
+    *(f"unstructured.partition.{name}" for name in ("text", "md", "html", "csv", "docx", "pptx", "xlsx", "email")),
+    "pdfminer.high_level",
+    "pypdfium2",
+)
+
 PARSERS: dict[Format, Callable[[Path], Elements]] = {
     "text": _txt,
     "markdown": _md,
@@ -107,6 +114,14 @@ PARSERS: dict[Format, Callable[[Path], Elements]] = {
     "xlsx": _xlsx,
     "email": _eml,
 }
+
+
+def load_parsers() -> None:
+    """Import every format's parser now, not at its first file: the worker process (ingest/isolation/) does
+    this before it takes files, so that no file's time limit pays for an import."""
+    for module in _PARSER_MODULES:
+        importlib.import_module(module)
+    prepare_offline_parsing()
 
 
 def parse_file(path: Path, max_bytes: int) -> Elements:

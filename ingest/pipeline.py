@@ -1,8 +1,9 @@
 """One ingest run, in the order a file travels:
 
     discover (ingest/discovery.py)     which files the paths hold, inside their roots
-    → plan (ingest/plan.py)             per file, from the index's own state: skip, rewrite the ACL, or build
-    → prepare (ingest/prepare.py)       parse → sanitize → chunk, on a reader thread
+    → plan (ingest/plan.py)             per file, from the index's own state: skip, no ACL, or read
+    → prepare (ingest/prepare.py)       on a reader thread: read once, then settle (unchanged, ACL rewrite)
+                                        or build: parse → sanitize in a worker process, chunk here
     → write (ingest/write.py)           embed in cross-document batches and write, consistent at every instant
     → report (ingest/report.py)         one outcome per file, the contract's counts
 
@@ -19,8 +20,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from access_index.embedder import Embedder
 from access_index.index import ChunkIndex
 from ingest.discovery import FoundFile, discover
-from ingest.plan import IngestJob, Planned, plan
+from ingest.extraction import Extractor
+from ingest.isolation.pool import WorkerPool
+from ingest.plan import Candidate, IngestJob, Settled, plan
 from ingest.prepare import Prepared, prepare
+from ingest.reading import PrivateFolder
 from ingest.report import IngestReport, NoProgress, Outcome, Progress, StageTimes, Status
 from ingest.state import IndexedDocument, load_state
 from ingest.write import IndexWriter
@@ -46,8 +50,10 @@ def run_job(
     embedder: Embedder | None,
     progress: Progress | None = None,
     state: Mapping[str, IndexedDocument] | None = None,
+    extractor: Extractor | None = None,
 ) -> IngestReport:
-    """Run one ingest. Dry runs need neither an embedder nor a writable index (`index` may be None)."""
+    """Run one ingest. Dry runs need neither an embedder nor a writable index (`index` may be None). Files are
+    extracted by a worker pool under the job's limits unless another `extractor` is given (the benchmark)."""
     writer: IndexWriter | None = None
     times = StageTimes()
     if not job.dry_run:
@@ -63,15 +69,14 @@ def run_job(
     for skipped in discovery.skipped:
         outcomes.items.append(Outcome(job.document_id(skipped.relpath), "skipped", skipped.reason))
 
-    decided = plan(job, discovery.files, state, times)
+    decided = plan(job, discovery.files, state)
     if writer is not None:
         for document_id in decided.removals:
             writer.remove(document_id)
-        for document_id, acl in decided.acl_rewrites:
-            writer.set_acl(document_id, acl)
     for outcome in decided.settled:
         outcomes.add(outcome)
-    _build(job, decided.build, embedder, writer, times, outcomes)
+    with PrivateFolder() as folder, WorkerPool(job.limits) as pool:  # the pool starts a worker at its first file
+        _read(job, decided.candidates, extractor or pool, folder, embedder, writer, times, outcomes)
     if job.delete_missing:
         _delete_missing(job, discovery.files, state, writer, outcomes)
     if writer is not None:
@@ -85,6 +90,7 @@ def run_job(
         seconds=time.perf_counter() - started,
         chunks_written=writer.chunks_written if writer is not None else 0,
         stage_seconds=dict(times.seconds),
+        index_route=index.route if index is not None else None,
     )
 
 
@@ -113,26 +119,29 @@ def _delete_missing(
         outcomes.add(Outcome(document_id, "deleted", reason))
 
 
-def _build(
+def _read(
     job: IngestJob,
-    planned: Sequence[Planned],
+    candidates: Sequence[Candidate],
+    extractor: Extractor,
+    folder: PrivateFolder,
     embedder: Embedder | None,
     writer: IndexWriter | None,
     times: StageTimes,
     outcomes: _Outcomes,
 ) -> None:
-    """A reader thread prepares documents; this thread embeds and writes them in cross-document batches."""
-    if not planned:
+    """A reader thread reads and prepares documents; this thread applies what it settles, and embeds and
+    writes what it prepares in cross-document batches."""
+    if not candidates:
         return
-    results: queue.Queue[Prepared | BaseException | None] = queue.Queue(maxsize=_QUEUE_DOCUMENTS)
+    results: queue.Queue[Prepared | Settled | BaseException | None] = queue.Queue(maxsize=_QUEUE_DOCUMENTS)
     stop = threading.Event()
 
     def read_all() -> None:
         try:
-            for item in planned:
+            for candidate in candidates:
                 if stop.is_set():
                     return
-                results.put(prepare(item, job.policy, job.max_file_bytes, embedder, times))
+                results.put(prepare(job, candidate, extractor, folder, embedder, times))
             results.put(None)
         except BaseException as error:  # surfaced on the main thread; a reader crash must not look like "done"
             results.put(error)
@@ -143,6 +152,11 @@ def _build(
     batch_chunks = 0
     try:
         for prepared in _drain(results):
+            if isinstance(prepared, Settled):
+                if writer is not None and prepared.acl_rewrite is not None:
+                    writer.set_acl(prepared.outcome.document, prepared.acl_rewrite)
+                outcomes.add(prepared.outcome)
+                continue
             if writer is None or prepared.error is not None or prepared.quarantined:
                 outcomes.add(_settle(job, writer, prepared))
                 continue
@@ -160,7 +174,7 @@ def _build(
         reader.join(timeout=5)
 
 
-def _drain(results: queue.Queue[Prepared | BaseException | None]) -> Iterator[Prepared]:
+def _drain(results: queue.Queue[Prepared | Settled | BaseException | None]) -> Iterator[Prepared | Settled]:
     while True:
         item = results.get()
         if item is None:

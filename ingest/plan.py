@@ -1,19 +1,22 @@
 """Step 1 of a run: decide per discovered file what has to happen, from the index's own state.
 
-    unchanged (same content, ACL and pipeline)   → settled: nothing to do
-    ACL changed only                             → an ACL rewrite (payload only, no parsing, no embedding)
-    new / changed / incomplete (crashed run)     → to build (parse → sanitize → chunk → embed → write)
+    unsupported type                             → settled as skipped
     no matching rule                             → settled as no_acl, any indexed copy removed
-    unreadable                                   → settled as failed; an indexed copy keeps its text, not its ACL
-    same bytes quarantined before                → settled as quarantined, without parsing again
+    otherwise                                    → a candidate, decided once it is read (`decide`):
+      unchanged (same content, ACL and pipeline)   → settled: nothing to do
+      ACL changed only                             → an ACL rewrite (payload only, no parsing, no embedding)
+      same bytes quarantined before                → settled as quarantined, without parsing again
+      new / changed / incomplete (crashed run)     → to build (parse → sanitize → chunk → embed → write)
+      unreadable, unsafe or too large              → failed (`unreadable`); an indexed copy keeps its text,
+                                                     not its ACL
 
-Planning reads files (to hash them) but writes nothing: the pipeline applies the plan's writes.
+Planning reads no file: the reader thread (ingest/prepare.py) opens each candidate once, hashes it from that
+descriptor and asks `decide`, so the content a decision is made on is the content that is then parsed.
+Nothing here writes: the pipeline applies the removals and ACL rewrites.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +26,14 @@ from access_index.acl_provider import AclProvider
 from access_index.document_acl import DocumentAcl
 from ingest.discovery import FoundFile, Scope
 from ingest.formats import is_supported
+from ingest.limits import ParseLimits
 from ingest.quarantine import QuarantineRecords
-from ingest.report import Outcome, StageTimes
+from ingest.report import Outcome
 from ingest.state import IndexedDocument
 
 # Bump when parsing, sanitizing or chunking changes what a document turns into: every document is redone.
 PIPELINE_VERSION = "1"
 Policy = Literal["quarantine", "strip"]
-_READ_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class IngestJob:
     delete_missing: bool = False
     dry_run: bool = False
     batch_chunks: int = 256
+    limits: ParseLimits = field(default_factory=ParseLimits.defaults)
 
     @property
     def pipeline_version(self) -> str:
@@ -65,8 +69,19 @@ class IngestJob:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A supported file with an ACL rule: whether it must be built depends on its content."""
+
+    found: FoundFile
+    document_id: str
+    acl: DocumentAcl
+    existing: IndexedDocument | None
+
+
+@dataclass(frozen=True)
 class Planned:
-    """A document that has to be (re)built, with what the index holds for it now."""
+    """A document that has to be (re)built, with what the index holds for it now. `content_hash` is the hash
+    of the bytes that are parsed (ingest/reading.py)."""
 
     found: FoundFile
     document_id: str
@@ -75,18 +90,25 @@ class Planned:
     existing: IndexedDocument | None
 
 
+@dataclass(frozen=True)
+class Settled:
+    """A candidate that needs no parsing: its outcome, and the ACL its indexed copy must be given, if any."""
+
+    outcome: Outcome
+    acl_rewrite: DocumentAcl | None = None
+
+
 @dataclass
 class Plan:
-    """What a run will do: documents to build, ACL rewrites and removals to apply, outcomes already known."""
+    """What a run will do before reading: candidates to read, removals to apply, outcomes already known."""
 
-    build: list[Planned] = field(default_factory=list)
-    acl_rewrites: list[tuple[str, DocumentAcl]] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
     removals: list[str] = field(default_factory=list)
     settled: list[Outcome] = field(default_factory=list)
 
 
-def plan(job: IngestJob, files: Sequence[FoundFile], state: Mapping[str, IndexedDocument], times: StageTimes) -> Plan:
-    """Decide per file; everything that needs no parsing is settled here."""
+def plan(job: IngestJob, files: Sequence[FoundFile], state: Mapping[str, IndexedDocument]) -> Plan:
+    """Decide per file what needs no reading; the rest are candidates for `decide`."""
     result = Plan()
     would = "would be" if job.dry_run else "was"
     for found in files:
@@ -105,46 +127,33 @@ def plan(job: IngestJob, files: Sequence[FoundFile], state: Mapping[str, Indexed
                 result.removals.append(document_id)
             result.settled.append(Outcome(document_id, "no_acl", reason))
             continue
-        acl = verdict.acl
-        started = time.perf_counter()
-        try:
-            content_hash = _hash_file(found.path, job.max_file_bytes)
-        except OSError as error:
-            if existing is not None and existing.acl_hash != acl.acl_hash:
-                result.acl_rewrites.append((document_id, acl))  # an unreadable file keeps its text, never its ACL
-            result.settled.append(Outcome(document_id, "failed", f"cannot read: {error.strerror or error}"))
-            continue
-        finally:
-            times.add("hash", started)
-        same_content = (
-            existing is not None
-            and existing.complete
-            and existing.content_hash == content_hash
-            and existing.pipeline_version == job.pipeline_version
-        )
-        if existing is not None and same_content:
-            if existing.acl_hash == acl.acl_hash:
-                result.settled.append(Outcome(document_id, "unchanged"))
-            else:
-                result.acl_rewrites.append((document_id, acl))
-                reason = "ACL changed (payload rewritten, not re-embedded)"
-                result.settled.append(Outcome(document_id, "updated", reason))
-            continue
-        held = job.quarantine.held(document_id, found.path.name, content_hash) if existing is None else None
-        if held is not None:
-            result.settled.append(held)
-            continue
-        result.build.append(Planned(found, document_id, content_hash, acl, existing))
+        result.candidates.append(Candidate(found, document_id, verdict.acl, existing))
     return result
 
 
-def _hash_file(path: Path, max_bytes: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        read = 0
-        while block := handle.read(_READ_BLOCK):
-            digest.update(block)
-            read += len(block)
-            if read > max_bytes:  # parsing reports it as too large; no need to hash the rest
-                break
-    return digest.hexdigest()
+def decide(job: IngestJob, candidate: Candidate, content_hash: str) -> Settled | None:
+    """The candidate's outcome when its content needs no parsing, None when it has to be built."""
+    existing = candidate.existing
+    same_content = (
+        existing is not None
+        and existing.complete
+        and existing.content_hash == content_hash
+        and existing.pipeline_version == job.pipeline_version
+    )
+    if existing is not None and same_content:
+        if existing.acl_hash == candidate.acl.acl_hash:
+            return Settled(Outcome(candidate.document_id, "unchanged"))
+        reason = "ACL changed (payload rewritten, not re-embedded)"
+        return Settled(Outcome(candidate.document_id, "updated", reason), candidate.acl)
+    if existing is None:
+        held = job.quarantine.held(candidate.document_id, candidate.found.path.name, content_hash)
+        if held is not None:
+            return Settled(held)
+    return None
+
+
+def unreadable(candidate: Candidate, reason: str) -> Settled:
+    """A candidate that cannot be read: failed, and an indexed copy keeps its text but never its old ACL."""
+    existing = candidate.existing
+    rewrite = candidate.acl if existing is not None and existing.acl_hash != candidate.acl.acl_hash else None
+    return Settled(Outcome(candidate.document_id, "failed", reason), rewrite)

@@ -1,7 +1,9 @@
-"""Step 2: one file → what the model will see. The one parse → sanitize → chunk, used by `ingest` for
-every document it builds and by `inspect` for every file it shows, so the two can never differ.
+"""Step 2: one file → what the model will see. The one read → parse → sanitize → chunk, used by `ingest` for
+every candidate file and by `inspect` for every file it shows, so the two can never differ.
 
-    parse (ingest/parsing.py) → sanitize (ingest/sanitize/) → chunk (ingest/chunking.py)
+    read once (ingest/reading.py)      open without following links, hash, private copy
+    → extract (ingest/extraction.py)   preflight → parse → sanitize, in a worker process (ingest/isolation/)
+    → chunk (ingest/chunking.py)       here, with the embedding model's tokenizer
 
 A document whose hidden text reads like an instruction stops after sanitizing (quarantined under the
 `quarantine` policy); without a tokenizer (a dry run) it stops there too, since chunks need one.
@@ -15,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from access_index.errors import DocumentError, SanitizeError
-from ingest.chunking import ChunkDraft, ChunkingPolicy, chunk_elements, document_title, from_unstructured
-from ingest.parsing import parse_file
-from ingest.plan import Planned, Policy
+from access_index.errors import DocumentError
+from ingest.chunking import ChunkDraft, ChunkingPolicy, chunk_elements, document_title
+from ingest.extraction import Extractor
+from ingest.plan import Candidate, IngestJob, Planned, Policy, Settled, decide, unreadable
+from ingest.reading import PrivateCopy, PrivateFolder, open_found
 from ingest.report import StageTimes
-from ingest.sanitize import Finding, sanitize
+from ingest.sanitize import Finding
 
 
 class Tokenizer(Protocol):
@@ -43,47 +46,46 @@ class PreparedFile:
 
 
 def prepare_file(
-    path: Path,
+    copy: PrivateCopy,
+    shown: Path,
     policy: Policy,
     max_file_bytes: int,
+    extractor: Extractor,
     tokenizer: Tokenizer | None,
     *,
     redact: bool,
     times: StageTimes | None = None,
 ) -> PreparedFile:
-    """Parse, sanitize and chunk one file; a DocumentError (ParseError, SanitizeError) says why it cannot be.
+    """Extract and chunk one private copy of the file at `shown`; a DocumentError (LimitExceededError,
+    ParseError, SanitizeError...) says why it cannot be indexed, naming `shown`, never the copy.
 
     With `redact` (what goes into the index and out to agents) a removed finding keeps its technique, place
     and size but not its text; `inspect` shows the text."""
     clock = times or StageTimes()
     started = time.perf_counter()
     try:
-        elements = parse_file(path, max_file_bytes)
+        extracted = extractor.extract(copy.path, policy, max_file_bytes)
+    except DocumentError as error:
+        raise type(error)(str(error).replace(str(copy.path), str(shown))) from error
     finally:
-        clock.add("parse", started)
-    original_index = {id(element): position for position, element in enumerate(elements)}
+        clock.record("parse", time.perf_counter() - started)
+    # The parse stage is the extraction's wall time (isolation included) less the sanitizer's own time.
+    clock.record("parse", -extracted.sanitize_seconds)
+    clock.record("sanitize", extracted.sanitize_seconds)
+    findings = extracted.findings
+    if extracted.quarantined or tokenizer is None:
+        return PreparedFile((), shown.stem, findings, extracted.quarantined)
     started = time.perf_counter()
-    try:
-        cleaned = sanitize(path, elements, policy)
-    except Exception as error:  # a document the sanitizer cannot vouch for is not indexed (fail closed)
-        raise SanitizeError(f"sanitizer failed: {type(error).__name__}: {error}"[:300]) from error
-    finally:
-        clock.add("sanitize", started)
-    findings = tuple(cleaned.findings)
-    if cleaned.quarantined or tokenizer is None:
-        return PreparedFile((), path.stem, findings, cleaned.quarantined)
-    started = time.perf_counter()
-    source_elements = from_unstructured(cleaned.elements, original_index)
     chunking = ChunkingPolicy.for_model(tokenizer.max_tokens)
-    drafts = chunk_elements(source_elements, tokenizer.count_tokens, chunking, _by_element(findings, redact))
-    title = document_title(source_elements, path.stem)
+    drafts = chunk_elements(extracted.elements, tokenizer.count_tokens, chunking, _by_element(findings, redact))
+    title = document_title(extracted.elements, shown.stem)
     clock.add("chunk", started)
     return PreparedFile(tuple(drafts), title, findings, False)
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """The reader thread's result for one planned document: its chunks, or why there are none."""
+    """The reader thread's result for one document to build: its chunks, or why there are none."""
 
     planned: Planned
     drafts: tuple[ChunkDraft, ...] = ()
@@ -94,16 +96,37 @@ class Prepared:
 
 
 def prepare(
-    planned: Planned, policy: Policy, max_file_bytes: int, tokenizer: Tokenizer | None, times: StageTimes
-) -> Prepared:
-    """`prepare_file` for a planned document, with every failure turned into the reason the report shows."""
-    path = planned.found.path
+    job: IngestJob,
+    candidate: Candidate,
+    extractor: Extractor,
+    folder: PrivateFolder,
+    tokenizer: Tokenizer | None,
+    times: StageTimes,
+) -> Prepared | Settled:
+    """Read a candidate once: hash it from its descriptor and let the plan decide (ingest/plan.py); when it
+    has to be built, prepare it from a private copy of that descriptor, so the hash is of what is parsed."""
+    started = time.perf_counter()
     try:
-        prepared = prepare_file(path, policy, max_file_bytes, tokenizer, redact=True, times=times)
+        with open_found(candidate.found, job.max_file_bytes) as opened:
+            settled = decide(job, candidate, opened.hash(job.max_file_bytes))
+            if settled is not None:
+                return settled
+            copy = opened.copy_into(folder, job.max_file_bytes)
+    except DocumentError as error:
+        return unreadable(candidate, str(error))
+    except OSError as error:
+        return unreadable(candidate, f"cannot read: {error.strerror or error}")
+    finally:
+        times.add("hash", started)
+    planned = Planned(candidate.found, candidate.document_id, copy.content_hash, candidate.acl, candidate.existing)
+    try:
+        prepared = prepare_file(
+            copy, candidate.found.path, job.policy, job.max_file_bytes, extractor, tokenizer, redact=True, times=times
+        )
     except DocumentError as error:
         return Prepared(planned, error=str(error))
-    except OSError as error:
-        return Prepared(planned, error=f"cannot read: {error.strerror or error}")
+    finally:
+        copy.remove()
     if prepared.quarantined or tokenizer is None:
         return Prepared(planned, findings=prepared.findings, quarantined=prepared.quarantined)
     if not prepared.drafts:

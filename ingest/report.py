@@ -43,7 +43,10 @@ class StageTimes:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     def add(self, stage: str, started: float) -> None:
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + (time.perf_counter() - started)
+        self.record(stage, time.perf_counter() - started)
+
+    def record(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
     def shares(self) -> dict[str, float]:
         total = sum(self.seconds.values()) or 1.0
@@ -60,6 +63,8 @@ class IngestReport:
     chunks_written: int
     stage_seconds: Mapping[str, float]
     notes: tuple[str, ...] = ()
+    # How the index was reached: "direct", "via clearance serve (pid N)", "Qdrant server"; None: not opened.
+    index_route: str | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -86,6 +91,7 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "stage_seconds": {stage: round(value, 3) for stage, value in self.stage_seconds.items()},
             "notes": list(self.notes),
+            "index": self.index_route,
             "documents": [outcome.to_dict() for outcome in self.outcomes if outcome.status != "unchanged"],
         }
 
@@ -97,7 +103,8 @@ def render_summary(report: IngestReport) -> str:
     lines = [
         f"{'dry run: ' if report.dry_run else ''}source {report.source!r} (tenant {report.tenant!r}): "
         + ", ".join(f"{counts[status]} {status}" for status in COUNTED)
-        + f" in {report.seconds:.1f} s ({report.chunks_written} chunks written)"
+        + f" in {report.seconds:.1f} s ({report.chunks_written} chunks written"
+        + (f"; index: {report.index_route})" if report.index_route else ")")
     ]
     if report.findings_by_technique:
         lines.append(

@@ -9,10 +9,12 @@ next run's state (ingest/state.py) detects as incomplete and rebuilds.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from access_index.document_acl import DocumentAcl
 from access_index.embedder import Embedder
+from access_index.errors import IndexUnavailableError, WriteInterruptedError
 from access_index.index import Chunk, ChunkIndex, document_filter, point_id
 from ingest.plan import IngestJob
 from ingest.prepare import Prepared
@@ -38,13 +40,14 @@ class IndexWriter:
         self.times.add("embed", started)
         started = time.perf_counter()
         chunks = [chunk for prepared in batch for chunk in self._chunks(prepared)]
-        self.index.upsert(chunks, [row.tolist() for row in vectors])
-        for prepared in batch:
-            existing = prepared.planned.existing
-            if existing is not None:
-                stale = sorted(existing.chunk_indexes - set(range(len(prepared.drafts))))
-                document_id = prepared.planned.document_id
-                self.index.delete_points([point_id(self.job.tenant, document_id, i) for i in stale])
+        with self._writing([prepared.planned.document_id for prepared in batch]):
+            self.index.upsert(chunks, [row.tolist() for row in vectors])
+            for prepared in batch:
+                existing = prepared.planned.existing
+                if existing is not None:
+                    stale = sorted(existing.chunk_indexes - set(range(len(prepared.drafts))))
+                    document_id = prepared.planned.document_id
+                    self.index.delete_points([point_id(self.job.tenant, document_id, i) for i in stale])
         self.times.add("write", started)
         self.chunks_written += len(chunks)
         outcomes = []
@@ -61,17 +64,38 @@ class IndexWriter:
     def remove(self, document_id: str) -> None:
         """Delete every chunk of a document."""
         started = time.perf_counter()
-        self.index.delete_where(document_filter(self.job.tenant, document_id))
+        with self._writing([document_id]):
+            self.index.delete_where(document_filter(self.job.tenant, document_id))
         self.times.add("write", started)
 
     def set_acl(self, document_id: str, acl: DocumentAcl) -> None:
         """Rewrite a document's ACL on every chunk, without touching text or vectors."""
         started = time.perf_counter()
-        self.index.set_payload_where(document_filter(self.job.tenant, document_id), acl.payload())
+        with self._writing([document_id]):
+            self.index.set_payload_where(document_filter(self.job.tenant, document_id), acl.payload())
         self.times.add("write", started)
 
     def flush(self) -> None:
-        self.index.flush()
+        with self._writing([]):
+            self.index.flush()
+
+    @contextmanager
+    def _writing(self, document_ids: Sequence[str]) -> Iterator[None]:
+        """An index that stops taking writes ends the run with the documents it was writing and what to do."""
+        try:
+            yield
+        except WriteInterruptedError:
+            raise
+        except IndexUnavailableError as error:
+            shown = ", ".join(document_ids[:3]) + (
+                f" and {len(document_ids) - 3} more" if len(document_ids) > 3 else ""
+            )
+            where = f" while writing {shown}" if shown else " while flushing the last writes"
+            raise WriteInterruptedError(
+                f"{error} The ingest stopped{where}. Every document written before is complete and kept: run the "
+                "same `clearance ingest` again (beside a running `clearance serve` or alone); it skips the complete "
+                "documents and rewrites what this run left incomplete."
+            ) from error
 
     def _chunks(self, prepared: Prepared) -> list[Chunk]:
         job, planned = self.job, prepared.planned

@@ -3,7 +3,8 @@ builds the `Services` every request uses (retrieval/deps.py).
 
 A request then goes: middleware (request id, size limit) → deps.authenticate (token → Identity) →
 routes (narrowings → search.SearchService → audit record → response); errors leave through errors.py.
-One index and one model per process (the embedded shard can be open in one process only).
+One index and one model per process. On the embedded engine `serve` holds the shard and opens the index
+socket (access_index/index/socket_server.py), through which `ingest` and `acl-sync` write beside it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from access_index.directory import SnapshotStore, open_snapshot_store
-from access_index.embedder import Embedder, load_embedder
+from access_index.embedder import Embedder, load_embedder, open_embedder
 from access_index.errors import ClearanceError
 from access_index.index import ChunkIndex
+from access_index.index.socket_server import IndexSocketServer, start_socket_server
 from access_index.settings import Settings
 from access_index.storage import open_storage
 from acl_sync.directory_source import directory_issuer
@@ -25,7 +27,9 @@ from acl_sync.scheduler import SyncScheduler
 from acl_sync.sync import SyncOptions
 from retrieval import health, routes
 from retrieval.agents import load_agent_policies
-from retrieval.audit import AuditLog
+from retrieval.audit import AuditLog, AuditOptions, writing_keyring
+from retrieval.audit.keys import default_key_file
+from retrieval.backfill import SparseBackfill
 from retrieval.batcher import QueryBatcher
 from retrieval.caller import DirectoryPolicy
 from retrieval.deps import Services
@@ -61,13 +65,20 @@ def create_app(
 ) -> FastAPI:
     """The search service. Tests inject the index, an embedder and a snapshot store; `serve` opens its own.
 
-    What can be checked without the index (issuers, agent policies) is checked here, so a bad setting
+    What can be checked without the index (issuers, agent policies, the audit key) is checked here, so a bad setting
     stops the process before it loads anything."""
     if not settings.oidc_issuers and not settings.dev_mode:
         log.warning("no trusted issuers: set CLEARANCE_OIDC_ISSUERS, or every request will get 401")
     metrics = create_metrics()
     verifier = build_verifier(settings)
     agents = load_agent_policies(settings.agent_policy_file, settings.unknown_agent_policy)
+    audit = AuditLog(settings.paths, writing_keyring(settings), AuditOptions.of(settings))
+    if settings.audit_key_file is None and not settings.dev_mode:
+        log.warning(
+            "audit records are signed with this user's key %s: for production keep the key where the service "
+            "account cannot lose it and set CLEARANCE_AUDIT_KEY_FILE (`clearance audit keygen`, docs/audit.md)",
+            default_key_file(development=False),
+        )
     directory_required = settings.uses_keycloak or settings.directory_file is not None
     issuer = directory_issuer(settings)  # ConfigError: a directory file that names no issuer among several
     if issuer is not None and issuer not in settings.trusted_issuers:
@@ -81,10 +92,19 @@ def create_app(
         store = directory_store or (storage.snapshots if storage is not None else open_snapshot_store(settings))
         scheduler: SyncScheduler | None = None
         search: SearchService | None = None
+        backfill: SparseBackfill | None = None
+        index_socket: IndexSocketServer | None = None
         try:
+            _open_audit(audit)
             model = embedder if embedder is not None else _load_model(settings)
             opened.ensure_collection(model.info)
-            model.embed(["warm up"])  # the first forward pass is slow; pay it before the first caller
+            if index is None:
+                # Before the weights load: an ingest started with `serve` waits seconds less for the socket.
+                index_socket = start_socket_server(settings, opened)
+            # An index built before BM25 vectors gets them from its stored text while the service answers.
+            backfill = SparseBackfill(opened, on_batch=metrics.sparse_backfill_chunks.inc)
+            backfill.start()
+            model.embed(["warm up"])  # loads the weights; the first forward pass is slow, paid before any caller
             search = SearchService(
                 opened, QueryBatcher(model, on_batch=metrics.embed_batch_size.observe), settings.search_timeout_seconds
             )
@@ -95,7 +115,7 @@ def create_app(
                 directory=DirectoryPolicy(store, directory_required, settings.directory_max_age, issuer),
                 subject_limiter=RateLimiter(settings.rate_limit_per_minute, "subject"),
                 agent_limiter=RateLimiter(settings.agent_rate_limit_per_minute, "agent"),
-                audit=AuditLog(settings.paths.audit_dir),
+                audit=audit,
                 metrics=metrics,
                 search=search,
                 embedder=model,
@@ -105,10 +125,15 @@ def create_app(
                 scheduler = _start_sync(settings, opened, store, metrics)
             yield
         finally:
+            if backfill is not None:
+                backfill.stop()
             if scheduler is not None:
                 scheduler.stop()
+            if index_socket is not None:
+                index_socket.stop()  # answers the requests in progress, then the shard can close
             if search is not None:
                 search.close()
+            audit.close()
             if index is None:
                 opened.close()
 
@@ -126,11 +151,25 @@ def create_app(
     return app
 
 
-def _load_model(settings: Settings) -> Embedder:
-    import torch
+def _open_audit(audit: AuditLog) -> None:
+    """Find the audit chain's head at start; a chain that cannot be continued is logged here and every
+    reading request answers 503 until it is dealt with (docs/audit.md)."""
+    try:
+        audit.open()
+    except ClearanceError as error:
+        log.error("audit log unavailable: %s", error)
 
-    torch.set_num_threads(settings.serve_model_threads)
-    return load_embedder(settings)
+
+def _load_model(settings: Settings) -> Embedder:
+    """The model's name and dimension now, its weights at the warm-up (with serve's torch threads)."""
+
+    def load() -> Embedder:
+        import torch
+
+        torch.set_num_threads(settings.serve_model_threads)
+        return load_embedder(settings)
+
+    return open_embedder(settings, load=load)
 
 
 async def _prefetch_keys(verifier: TokenVerifier) -> None:

@@ -54,12 +54,70 @@ def run_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_audit(args: argparse.Namespace, settings: Settings) -> int:
-    """`audit verify`: 0 when the chain is intact, 1 on any break."""
-    from retrieval.audit import verify_log
+    """`audit verify | keygen | public-keys | recover` (docs/audit.md)."""
+    from retrieval.audit import verifying_keyring
 
-    report = verify_log(settings.paths.audit_dir)
-    print(json.dumps({"ok": report.ok, "records": report.records, "problem": report.problem}))
-    if not report.ok:
-        print(f"clearance audit verify: {report.problem}", file=sys.stderr)
+    if args.audit_command == "keygen":
+        return _keygen(settings)
+    if args.audit_command == "public-keys":
+        from retrieval.audit.keys import public_document
+
+        print(json.dumps(public_document(verifying_keyring(settings)), indent=2))
+        return 0
+    if args.audit_command == "recover":
+        return _recover(args.reason, settings)
+    return _verify(args, settings)
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    """0 when the chain is intact, 1 on any break; a JSON report with --json, a summary otherwise."""
+    from retrieval.audit import verify_log, verifying_keyring
+
+    report = verify_log(settings.paths, verifying_keyring(settings), at_least=args.at_least)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        keys = ", ".join(sorted(report.keys_used)) or "none"
+        state = "intact" if report.ok else "BROKEN"
+        print(f"audit log {state}: {report.records} records in {len(report.segments)} segments, keys {keys}")
+        for warning in report.warnings:
+            print(f"warning: {warning}")
+    if report.first_break is not None:
+        where = " ".join(
+            part
+            for part in (
+                report.first_break.segment,
+                f"line {report.first_break.line}" if report.first_break.line else None,
+                f"(seq {report.first_break.seq})" if report.first_break.seq else None,
+            )
+            if part
+        )
+        print(f"clearance audit verify: {where + ': ' if where else ''}{report.first_break.reason}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _keygen(settings: Settings) -> int:
+    from access_index.errors import ConfigError
+    from retrieval.audit.keys import add_key
+
+    if settings.audit_key_file is None:
+        raise ConfigError("audit keygen needs --key-file FILE or CLEARANCE_AUDIT_KEY_FILE (outside the data dir)")
+    key_id = add_key(settings.audit_key_file, settings.data_dir)
+    print(f"added key {key_id} to {settings.audit_key_file} and made it the active key; restart serve to use it")
+    return 0
+
+
+def _recover(reason: str, settings: Settings) -> int:
+    from retrieval.audit import AuditLog, AuditOptions, writing_keyring
+
+    audit = AuditLog(settings.paths, writing_keyring(settings), AuditOptions.of(settings))
+    try:
+        record = audit.recover(reason)
+    finally:
+        audit.close()
+    if record is None:
+        print("nothing to recover: the chain continues where HEAD says it ends")
+    else:
+        print(f"recorded the loss as record {record['seq']}: {record['problem']}")
     return 0

@@ -1,4 +1,4 @@
-"""Operations routes: `/healthz` (the process is up), `/readyz` (index, model, directory), `/metrics`."""
+"""Operations routes: `/healthz` (the process is up), `/readyz` (index, model, audit log, directory), `/metrics`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(request: Request) -> Response:
-    """Index open, model loaded, directory fresh enough: otherwise 503."""
+    """Index open, model loaded, audit chain writable, directory fresh enough: otherwise 503."""
     services: Services | None = getattr(request.app.state, "services", None)
     checks = await readiness(services)
     ready = all(value in {"ok", "not configured"} for value in checks.values())
@@ -40,7 +40,7 @@ async def metrics(request: Request) -> Response:
 async def readiness(services: Services | None) -> dict[str, str]:
     """One word per dependency: "ok", "not configured", or what is wrong."""
     if services is None:
-        return {"index": "not open", "model": "not loaded", "directory": "unknown"}
+        return {"index": "not open", "model": "not loaded", "audit": "unknown", "directory": "unknown"}
     checks: dict[str, str] = {}
     loop = asyncio.get_running_loop()
     try:
@@ -49,6 +49,7 @@ async def readiness(services: Services | None) -> dict[str, str]:
     except Exception:
         checks["index"] = "unavailable"
     checks["model"] = "ok"
+    checks["audit"] = await loop.run_in_executor(None, services.audit.status)
     policy = services.directory
     if policy.store is None and not policy.required:
         checks["directory"] = "not configured"

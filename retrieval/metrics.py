@@ -20,6 +20,7 @@ class Metrics:
     rate_limited: Counter
     audit_write_errors: Counter
     embed_batch_size: Histogram
+    sparse_backfill_chunks: Counter
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -54,6 +55,11 @@ def create_metrics() -> Metrics:
             "clearance_embed_batch_size",
             "Queries embedded together by the micro-batcher",
             buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=registry,
+        ),
+        sparse_backfill_chunks=Counter(
+            "clearance_sparse_backfill_chunks",
+            "Chunks of an index built before BM25 vectors that were given theirs from the stored text",
             registry=registry,
         ),
     )

@@ -1,5 +1,8 @@
 """One ASGI middleware around every request: request id, body size limit, latency metric, access log.
 
+The request id is always generated here: a caller's `X-Request-Id` is never used as the id (two callers
+could then share one id in the audit log); a well-formed one is kept apart as `client_request_id`.
+
 Pure ASGI (not BaseHTTPMiddleware) so it adds microseconds, and so the body limit also holds for
 chunked uploads that carry no Content-Length (the body is read, up to the limit, before the app runs).
 """
@@ -45,8 +48,10 @@ class RequestMiddleware:
         started = time.perf_counter()
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
         given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = uuid.uuid4().hex
+        client_request_id = given if _REQUEST_ID.match(given) else None
+        state = scope.setdefault("state", {})
+        state["request_id"], state["client_request_id"] = request_id, client_request_id
         status = {"code": 500}
 
         async def send_with_id(message: Message) -> None:
@@ -69,6 +74,7 @@ class RequestMiddleware:
         self.metrics.request_seconds.labels(route_label(path), str(status["code"])).observe(elapsed)
         fields: dict[str, Any] = {
             "request_id": request_id,
+            "client_request_id": client_request_id,
             "method": scope.get("method"),
             "route": route_label(path),
             "status": status["code"],

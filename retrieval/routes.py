@@ -12,10 +12,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from access_index.acl import Narrowing
 from access_index.errors import AuditWriteError
-from retrieval.audit import document_record, search_record
+from retrieval.audit import RequestRef, document_record, search_record
 from retrieval.caller import Identity
 from retrieval.deps import Services, authenticate, services
-from retrieval.errors import PROBLEM_JSON, request_id_of
+from retrieval.errors import PROBLEM_JSON, client_request_id_of, request_id_of
 from retrieval.schemas import (
     DocumentChunk,
     DocumentResponse,
@@ -41,15 +41,16 @@ async def search(
     identity: Annotated[Identity, Depends(authenticate)],
     services: Annotated[Services, Depends(services)],
 ) -> SearchResponse:
-    """The top_k chunks the caller may read, nearest to the query (authorization inside the index query)."""
+    """The top_k chunks the caller may read that best match the query in its mode (authorization inside the
+    index query)."""
     narrowings = [*services.agents.narrowings_for(identity.agents), _request_narrowing(body.filters)]
-    found = await services.search.search(identity.caller, narrowings, body.query, body.top_k)
-    request_id = request_id_of(request)
+    found = await services.search.search(identity.caller, narrowings, body.query, body.top_k, body.mode)
+    ref = _request_ref(request)
     store_query = services.settings.audit_store_query_text
-    await _audit(services, search_record(request_id, identity, body.query, body.top_k, found, store_query))
+    await _audit(services, search_record(ref, identity, body.query, body.top_k, body.mode, found, store_query))
     services.metrics.results_per_search.observe(len(found))
     return SearchResponse(
-        request_id=request_id, results=[SearchResultItem.of(item.chunk, item.score) for item in found]
+        request_id=ref.request_id, results=[SearchResultItem.of(item.chunk, item.score) for item in found]
     )
 
 
@@ -67,13 +68,17 @@ async def document(
     """The document's chunks if the caller may read it; 404 whether it is absent or not the caller's."""
     narrowings = services.agents.narrowings_for(identity.agents)
     found = await services.search.read_document(identity.caller, narrowings, document_id)
-    request_id = request_id_of(request)
-    await _audit(services, document_record(request_id, identity, document_id, found))
+    ref = _request_ref(request)
+    await _audit(services, document_record(ref, identity, document_id, found))
     if not found:
         raise StarletteHTTPException(404, "no such document")
     return DocumentResponse(
-        request_id=request_id, document_id=document_id, chunks=[DocumentChunk.of(item.chunk) for item in found]
+        request_id=ref.request_id, document_id=document_id, chunks=[DocumentChunk.of(item.chunk) for item in found]
     )
+
+
+def _request_ref(request: Request) -> RequestRef:
+    return RequestRef(request_id_of(request), client_request_id_of(request), "rest")
 
 
 def _request_narrowing(filters: SearchFilters) -> Narrowing:

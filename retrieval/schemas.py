@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from access_index.index import Chunk
+from access_index.index import Chunk, Mode
 
 MAX_FILTER_VALUES = 100
 
@@ -25,12 +25,21 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"query": "parental leave policy", "top_k": 5, "filters": {"sources": ["handbook"]}}]
+            "examples": [
+                {"query": "parental leave policy", "top_k": 5, "mode": "hybrid", "filters": {"sources": ["handbook"]}}
+            ]
         },
     )
 
     query: str = Field(min_length=1, max_length=2000)
     top_k: int = Field(default=8, ge=1, le=50)
+    mode: Mode = Field(
+        default="hybrid",
+        description="`semantic`: the dense embedding (score: cosine similarity); `keyword`: BM25 over the chunk "
+        "text (score: BM25, IDF over the chunks the caller may read); `hybrid`: both, fused inside one index "
+        "query (score: the fusion's, comparable within one response only). The access filter applies to every "
+        "branch.",
+    )
     filters: SearchFilters = Field(default_factory=SearchFilters)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from access_index.acl import Caller, Narrowing, build_access_filter, granting_principal
 from access_index.errors import IndexUnavailableError, SearchTimeoutError
-from access_index.index import Chunk, ChunkIndex, Filter
+from access_index.index import Chunk, ChunkIndex, Filter, Mode, SearchQuery
 from access_index.index.chunk import label_tokens
 from retrieval.batcher import QueryBatcher
 
@@ -60,18 +60,22 @@ class SearchService:
         # a few threads let one slow filtered query not hold up the others.
         self._executor = ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="clearance-index")
 
-    async def search(self, caller: Caller, narrowings: Sequence[Narrowing], query: str, top_k: int) -> list[Found]:
-        """The top_k chunks nearest to `query` among those the caller may read, best first."""
+    async def search(
+        self, caller: Caller, narrowings: Sequence[Narrowing], query: str, top_k: int, mode: Mode = "hybrid"
+    ) -> list[Found]:
+        """The top_k chunks that best match `query` in `mode` among those the caller may read, best first."""
         where = build_access_filter(caller, narrowings)
         try:
-            return await asyncio.wait_for(self._search(caller, where, query, top_k), self.timeout_seconds)
+            return await asyncio.wait_for(self._search(caller, where, query, top_k, mode), self.timeout_seconds)
         except TimeoutError:
             raise SearchTimeoutError(f"the search took longer than {self.timeout_seconds} s") from None
 
-    async def _search(self, caller: Caller, where: Filter, query: str, top_k: int) -> list[Found]:
-        vector = await self.batcher.embed(query)
+    async def _search(self, caller: Caller, where: Filter, text: str, top_k: int, mode: Mode) -> list[Found]:
+        # Keyword mode ranks by BM25 alone: no embedding, no model time.
+        vector = None if mode == "keyword" else tuple(float(x) for x in await self.batcher.embed(text))
+        query = SearchQuery(text=text, mode=mode, vector=vector)
         loop = asyncio.get_running_loop()
-        hits = await loop.run_in_executor(self._executor, self.index.search, vector.tolist(), where, top_k)
+        hits = await loop.run_in_executor(self._executor, self.index.search, query, where, top_k)
         self._tripwire([hit.chunk for hit in hits], where)
         return [Found(hit.chunk, granting_principal(caller, hit.chunk.allow), hit.score) for hit in hits]
 

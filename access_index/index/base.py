@@ -10,7 +10,27 @@ from access_index.errors import ModelMismatchError
 from access_index.index.chunk import Chunk, Hit
 from access_index.index.filter import Filter
 
-Role = Literal["serve", "ingest", "acl-sync", "inspect", "bench", "test"]
+Role = Literal["serve", "ingest", "acl-sync", "inspect", "status", "bench", "test"]
+Mode = Literal["hybrid", "semantic", "keyword"]
+MODES: tuple[Mode, ...] = ("hybrid", "semantic", "keyword")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What to rank by: `semantic` the dense `vector`, `keyword` BM25 over `text`, `hybrid` both, fused.
+
+    `vector` is the query's embedding; keyword mode needs none. The engine computes the BM25 side itself
+    (access_index/index/sparse.py)."""
+
+    text: str
+    mode: Mode
+    vector: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown search mode {self.mode!r}: one of {', '.join(MODES)}")
+        if self.mode != "keyword" and self.vector is None:
+            raise ValueError(f"{self.mode} search needs the query's embedding")
 
 
 @dataclass(frozen=True)
@@ -25,12 +45,18 @@ class ChunkIndex(Protocol):
     """Operations on the chunk collection. All searches take a Filter: there is no unfiltered search."""
 
     engine: str
+    # How this process reaches the index, for reports: "direct", "via clearance serve (pid N)", "Qdrant server".
+    route: str
 
     def ensure_collection(self, model: ModelInfo) -> None:
-        """Create the collection and its payload indexes, or check that it was built with `model`."""
+        """Create the collection and its payload indexes, or check that it was built with `model`.
+
+        A collection built before BM25 vectors existed gets the sparse vector declared (its chunks are then
+        filled by `fill_sparse`, while searches go on)."""
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
-        """Write chunks (same point id = overwrite in place)."""
+        """Write chunks with their dense vectors (same point id = overwrite in place); the engine adds each
+        chunk's BM25 vector from its text."""
 
     def delete_points(self, point_ids: Sequence[str]) -> None: ...
 
@@ -40,8 +66,17 @@ class ChunkIndex(Protocol):
     def set_payload_where(self, where: Filter, payload: Mapping[str, Any]) -> None:
         """Overwrite these payload keys on every matching chunk without touching vectors (ACL changes)."""
 
-    def search(self, vector: Sequence[float], where: Filter, limit: int) -> list[Hit]:
-        """The `limit` nearest chunks among those `where` matches; authorization happens inside the query."""
+    def search(self, query: SearchQuery, where: Filter, limit: int) -> list[Hit]:
+        """The `limit` best chunks for `query` among those `where` matches, best first.
+
+        Authorization happens inside the query: `where` restricts every branch (dense, BM25 and the fused
+        result), and BM25's IDF is computed over the chunks `where` matches only, so nothing the caller may
+        not read is scored or changes a score. Scores are comparable within one result list: cosine
+        similarity (semantic), BM25 (keyword), the fusion score of access_index/index/hybrid.py (hybrid)."""
+
+    def fill_sparse(self, limit: int) -> int:
+        """Give up to `limit` chunks written before BM25 vectors existed their vector, from the stored text
+        (dense vectors untouched); returns how many it filled, 0 once none is missing."""
 
     def scroll(self, where: Filter, fields: Sequence[str] | None = None, batch: int = 256) -> Iterator[Chunk]:
         """Every matching chunk (payload only; `fields` limits what is read, missing ones get defaults)."""

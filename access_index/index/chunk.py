@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from access_index.index.filter import label_token
+from access_index.index.sparse import SparseVector, document_vector
 
 # Fixed namespace: point ids must be the same on every machine and every run (idempotent upserts).
 POINT_NAMESPACE = uuid.UUID("5b0f7d1e-9a7c-4c52-9a55-2f1f3c1a6c0e")
@@ -106,14 +107,22 @@ def payload_selector(fields: Sequence[str] | None) -> bool | list[str]:
     return True if fields is None else sorted({*fields, *REQUIRED_FIELDS})
 
 
-def point_parts(
-    chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]
-) -> list[tuple[str, list[float], dict[str, Any]]]:
-    """(id, vector, payload) per chunk, the same for every engine; one vector per chunk or ValueError."""
+@dataclass(frozen=True)
+class PreparedPoint:
+    """What an engine writes for one chunk: its id, dense vector, BM25 vector and payload."""
+
+    id: str
+    dense: list[float]
+    sparse: SparseVector
+    payload: dict[str, Any]
+
+
+def prepare_points(chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> list[PreparedPoint]:
+    """The points of `chunks`, the same for every engine; one dense vector per chunk or ValueError."""
     if len(chunks) != len(vectors):
         raise ValueError("one vector per chunk")
     return [
-        (chunk.point_id, [float(x) for x in vector], chunk.to_payload())
+        PreparedPoint(chunk.point_id, [float(x) for x in vector], document_vector(chunk.text), chunk.to_payload())
         for chunk, vector in zip(chunks, vectors, strict=True)
     ]
 

@@ -3,7 +3,8 @@
 A shard can be open in one process at a time. We hold an exclusive `flock` on its LOCK file as long as the
 shard is open and write our role and pid into it, so a second process is told who holds the shard and
 what to do, instead of meeting Qdrant's WAL lock error (which it would also hit: the shard is never
-opened twice, so it cannot be corrupted by two writers).
+opened twice, so it cannot be corrupted by two writers). A `serve` holding the shard lends it to other
+commands through its index socket (access_index/index/socket_server.py); `open_index` decides.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from operator import methodcaller
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -19,19 +22,25 @@ from typing import IO, Any, TypeVar
 import qdrant_edge as qe
 
 from access_index.errors import IndexLockedError, IndexUnavailableError, NoCollectionError
-from access_index.index import hnsw
-from access_index.index.base import ModelInfo, Role, check_model
-from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, point_parts
+from access_index.index import hnsw, hybrid
+from access_index.index.base import ModelInfo, Role, SearchQuery, check_model
+from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, prepare_points
 from access_index.index.filter import AnyOf, Filter
+from access_index.index.sparse import SPARSE_VECTOR, SparseVector, query_vector, stored_chunk_vector
 from access_index.paths import DataPaths
 
 T = TypeVar("T")
+# How long opening waits for a held lock before naming its holder: a moment for anyone, longer for a holder
+# that is about to let go (`clearance status`, or a process that has the lock but has not written its name).
+LOCK_PATIENCE_SECONDS = 0.2
+BRIEF_HOLDER_SECONDS = 10.0
 
 
 class EdgeIndex:
     """ChunkIndex on the Qdrant Edge shard of a data dir."""
 
     engine = "edge"
+    route = "direct"
 
     def __init__(self, paths: DataPaths, role: Role) -> None:
         self.paths = paths
@@ -52,9 +61,13 @@ class EdgeIndex:
         meta_path = self.paths.index_meta
         if self._shard is not None:
             check_model(_read_meta(meta_path), model, str(self.directory))
+            # A shard built before BM25 vectors gets the sparse vector declared in place (a no-op when it has
+            # it); its chunks are filled by fill_sparse while searches go on.
+            self._update(qe.UpdateOperation.create_sparse_vector(SPARSE_VECTOR, modifier=qe.Modifier.Idf))
             return
         config = qe.EdgeConfig(
             vectors={"": qe.EdgeVectorParams(size=model.dimension, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
             hnsw_config=qe.HnswIndexConfig(
                 m=hnsw.M,
                 ef_construct=hnsw.EF_CONSTRUCT,
@@ -76,7 +89,8 @@ class EdgeIndex:
     # -- writes -------------------------------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
         points = [
-            qe.Point(id=id_, vector=vector, payload=payload) for id_, vector, payload in point_parts(chunks, vectors)
+            qe.Point(id=point.id, vector={"": point.dense, SPARSE_VECTOR: _sparse(point.sparse)}, payload=point.payload)
+            for point in prepare_points(chunks, vectors)
         ]
         if not points:
             return
@@ -95,18 +109,32 @@ class EdgeIndex:
             self._update(qe.UpdateOperation.set_payload_by_filter(_to_edge(where), dict(payload)))
 
     # -- reads --------------------------------------------------------------------------------------
-    def search(self, vector: Sequence[float], where: Filter, limit: int) -> list[Hit]:
+    def search(self, query: SearchQuery, where: Filter, limit: int) -> list[Hit]:
         if where.matches_nothing:
             return []
-        request = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest([float(x) for x in vector]),
-            filter=_to_edge(where),
-            with_payload=True,
-            params=qe.SearchParams(hnsw_ef=hnsw.search_ef(limit)),
-        )
+        request = _query_request(query, _to_edge(where), limit)
         points = self._call(lambda shard: shard.query(request))
         return [Hit(Chunk.from_payload(point.payload or {}), float(point.score)) for point in points]
+
+    def fill_sparse(self, limit: int) -> int:
+        missing = qe.Filter(must_not=[qe.HasVectorCondition(SPARSE_VECTOR)])
+        request = qe.ScrollRequest(limit=limit, filter=missing, with_payload=["text"])
+        records, _ = self._call(methodcaller("scroll", request))
+        if not records:
+            return 0
+        vectors = [
+            qe.PointVectors(id=record.id, vector={SPARSE_VECTOR: _sparse(stored_chunk_vector(record.payload))})
+            for record in records
+        ]
+        # The condition skips a chunk that an upsert rewrote (with its own BM25 vector) since the scroll.
+        try:
+            self._update(qe.UpdateOperation.update_vectors(vectors, condition=missing))
+        except IndexUnavailableError:
+            # A chunk deleted since the scroll fails the whole batch: write the rest one by one.
+            for vector in vectors:
+                if self._call(partial(_exists, vector.id)):
+                    self._update(qe.UpdateOperation.update_vectors([vector], condition=missing))
+        return len(records)
 
     def scroll(self, where: Filter, fields: Sequence[str] | None = None, batch: int = 256) -> Iterator[Chunk]:
         if where.matches_nothing:
@@ -167,6 +195,37 @@ class EdgeIndex:
             self._lock = None
 
 
+def _query_request(query: SearchQuery, where: qe.Filter, limit: int) -> qe.QueryRequest:
+    """One Qdrant query per search; `where` restricts every branch and the fused result, and is BM25's IDF corpus."""
+    dense = qe.SearchParams(hnsw_ef=hnsw.search_ef(limit))
+    keyword = qe.SearchParams(idf=qe.IdfParams(corpus=where))
+    if query.mode == "semantic":
+        return qe.QueryRequest(limit=limit, query=_nearest(query), filter=where, params=dense, with_payload=True)
+    sparse = qe.Query.Nearest(_sparse(query_vector(query.text)), using=SPARSE_VECTOR)
+    if query.mode == "keyword":
+        return qe.QueryRequest(limit=limit, query=sparse, filter=where, params=keyword, with_payload=True)
+    depth = hybrid.branch_limit(limit)
+    branches = [
+        qe.Prefetch(limit=depth, query=sparse, filter=where, params=keyword),
+        qe.Prefetch(limit=depth, query=_nearest(query), filter=where, params=dense),
+    ]
+    # (the stub types Fusion's variants apart from Fusion)
+    fusion: Any = qe.Fusion.Rrf(k=hybrid.RRF_K) if hybrid.FUSION == "rrf" else qe.Fusion.Dbsf()
+    return qe.QueryRequest(limit=limit, prefetches=branches, query=fusion, filter=where, with_payload=True)
+
+
+def _nearest(query: SearchQuery) -> qe.Query:
+    return qe.Query.Nearest([float(x) for x in query.vector or ()])
+
+
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(indices=vector.indices, values=vector.values)
+
+
+def _exists(point_id: Any, shard: qe.EdgeShard) -> bool:
+    return bool(shard.retrieve([point_id], False, False))
+
+
 def _to_edge(where: Filter) -> qe.Filter:
     return qe.Filter(must=[_condition(c) for c in where.must], must_not=[_condition(c) for c in where.must_not])
 
@@ -177,23 +236,39 @@ def _condition(condition: AnyOf) -> qe.FieldCondition:
 
 def _acquire_lock(path: Path, role: Role) -> IO[str]:
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the life of the index
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = _parse_holder(handle.read())
-        handle.close()
-        raise IndexLockedError(
-            f"the embedded index at {path.parent} is in use by another process "
-            f"(clearance {holder.get('role', '?')}, pid {holder.get('pid', '?')}). An embedded index can be "
-            "open in one process at a time: stop that process and try again, or run every process against a "
-            "Qdrant server (set CLEARANCE_QDRANT_URL)."
-        ) from None
+    patient_until = time.monotonic() + LOCK_PATIENCE_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            handle.seek(0)
+            holder = _parse_holder(handle.read())
+        # `clearance status` holds the shard for a moment, and a holder that has not written its name yet is
+        # about to: wait for those rather than fail a command that would have found the shard free.
+        brief = holder.get("role") in (None, "status")
+        if time.monotonic() >= patient_until + (BRIEF_HOLDER_SECONDS if brief else 0.0):
+            handle.close()
+            raise _locked(path.parent, holder)
+        time.sleep(0.05)
     handle.seek(0)
     handle.truncate()
     handle.write(json.dumps({"role": role, "pid": os.getpid()}))
     handle.flush()
     return handle
+
+
+def _locked(directory: Path, holder: Mapping[str, Any]) -> IndexLockedError:
+    role, pid = holder.get("role"), holder.get("pid")
+    return IndexLockedError(
+        f"the embedded index at {directory} is in use by another process "
+        f"(clearance {role or '?'}, pid {pid or '?'}). An embedded index can be open in one process at a time, "
+        "and only a running `clearance serve` takes other commands' index operations: wait for that process "
+        "to finish or stop it, then try again; or run every process against a Qdrant server (set "
+        "CLEARANCE_QDRANT_URL).",
+        holder_role=str(role) if isinstance(role, str) else None,
+        holder_pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+    )
 
 
 def _parse_holder(text: str) -> dict[str, Any]:
@@ -202,6 +277,12 @@ def _parse_holder(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def recorded_model(paths: DataPaths) -> ModelInfo | None:
+    """The model the embedded collection was built with, from its record (None before the first ingest)."""
+    meta = _read_meta(paths.index_meta)
+    return ModelInfo(str(meta["model"]), int(meta["dimension"])) if meta else None
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

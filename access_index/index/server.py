@@ -14,10 +14,11 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from access_index.errors import IndexUnavailableError, NoCollectionError
-from access_index.index import hnsw
-from access_index.index.base import ModelInfo, check_model
-from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, point_parts
+from access_index.index import hnsw, hybrid
+from access_index.index.base import ModelInfo, SearchQuery, check_model
+from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, prepare_points
 from access_index.index.filter import AnyOf, Filter
+from access_index.index.sparse import SPARSE_VECTOR, SparseVector, query_vector, stored_chunk_vector
 from access_index.settings import Settings
 
 T = TypeVar("T")
@@ -35,6 +36,7 @@ class ServerIndex:
     """ChunkIndex on a Qdrant collection reached through qdrant-client."""
 
     engine = "server"
+    route = "Qdrant server"
 
     def __init__(self, settings: Settings, client: QdrantClient) -> None:
         self.settings = settings
@@ -46,11 +48,21 @@ class ServerIndex:
             if self.client.collection_exists(self.collection):
                 info = self.client.get_collection(self.collection)
                 check_model(info.config.metadata or {}, model, f"collection {self.collection!r}")
+                if SPARSE_VECTOR not in (info.config.params.sparse_vectors or {}):
+                    # Built before BM25 vectors: declare the vector in place; fill_sparse fills it while
+                    # searches go on (Qdrant adds a named vector to a live collection without a rebuild).
+                    self.client.create_vector_name(
+                        self.collection,
+                        SPARSE_VECTOR,
+                        qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=qm.Modifier.IDF)),
+                        wait=True,
+                    )
                 return
             s = self.settings
             self.client.create_collection(
                 self.collection,
                 vectors_config=qm.VectorParams(size=model.dimension, distance=qm.Distance.COSINE),
+                sparse_vectors_config={SPARSE_VECTOR: _SPARSE_CONFIG},
                 hnsw_config=qm.HnswConfigDiff(
                     m=hnsw.M,
                     ef_construct=hnsw.EF_CONSTRUCT,
@@ -74,8 +86,10 @@ class ServerIndex:
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
         points = [
-            qm.PointStruct(id=id_, vector=vector, payload=payload)
-            for id_, vector, payload in point_parts(chunks, vectors)
+            qm.PointStruct(
+                id=point.id, vector={"": point.dense, SPARSE_VECTOR: _sparse(point.sparse)}, payload=point.payload
+            )
+            for point in prepare_points(chunks, vectors)
         ]
         if not points:
             return
@@ -99,20 +113,64 @@ class ServerIndex:
                 )
             )
 
-    def search(self, vector: Sequence[float], where: Filter, limit: int) -> list[Hit]:
+    def search(self, query: SearchQuery, where: Filter, limit: int) -> list[Hit]:
         if where.matches_nothing:
             return []
+        flt = _to_qdrant(where)
+        dense = qm.SearchParams(hnsw_ef=hnsw.search_ef(limit))
+        keyword = qm.SearchParams(idf=qm.IdfCorpusParams(corpus=flt))
+        sparse = _sparse(query_vector(query.text))
+        # One Qdrant query per search; the access filter restricts every branch and the fused result, and
+        # is BM25's IDF corpus.
+        arguments: dict[str, Any]
+        if query.mode == "semantic":
+            arguments = {"query": _dense(query), "search_params": dense}
+        elif query.mode == "keyword":
+            arguments = {"query": sparse, "using": SPARSE_VECTOR, "search_params": keyword}
+        else:
+            depth = hybrid.branch_limit(limit)
+            arguments = {
+                "prefetch": [
+                    qm.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=flt, params=keyword, limit=depth),
+                    qm.Prefetch(query=_dense(query), filter=flt, params=dense, limit=depth),
+                ],
+                "query": (
+                    qm.RrfQuery(rrf=qm.Rrf(k=hybrid.RRF_K))
+                    if hybrid.FUSION == "rrf"
+                    else qm.FusionQuery(fusion=qm.Fusion.DBSF)
+                ),
+            }
         response = self._call(
             lambda: self.client.query_points(
-                self.collection,
-                query=[float(x) for x in vector],
-                query_filter=_to_qdrant(where),
-                limit=limit,
-                with_payload=True,
-                search_params=qm.SearchParams(hnsw_ef=hnsw.search_ef(limit)),
+                self.collection, query_filter=flt, limit=limit, with_payload=True, **arguments
             )
         )
         return [Hit(Chunk.from_payload(point.payload or {}), float(point.score)) for point in response.points]
+
+    def fill_sparse(self, limit: int) -> int:
+        missing = qm.Filter(must_not=[qm.HasVectorCondition(has_vector=SPARSE_VECTOR)])
+        records, _ = self._call(
+            lambda: self.client.scroll(
+                self.collection, scroll_filter=missing, limit=limit, with_payload=["text"], with_vectors=False
+            )
+        )
+        if not records:
+            return 0
+        vectors = [
+            qm.PointVectors(id=record.id, vector={SPARSE_VECTOR: _sparse(stored_chunk_vector(record.payload))})
+            for record in records
+        ]
+        # The filter skips a chunk that an upsert rewrote (with its own BM25 vector) since the scroll.
+        try:
+            self._call(lambda: self.client.update_vectors(self.collection, vectors, update_filter=missing, wait=True))
+        except IndexUnavailableError:
+            # A chunk deleted since the scroll fails the whole batch: write the rest one by one.
+            for vector in vectors:
+                if self._call(partial(self.client.retrieve, self.collection, [vector.id])):
+                    self._call(
+                        partial(self.client.update_vectors, self.collection, [vector], update_filter=missing, wait=True)
+                    )
+        return len(records)
 
     def scroll(self, where: Filter, fields: Sequence[str] | None = None, batch: int = 256) -> Iterator[Chunk]:
         if where.matches_nothing:
@@ -169,6 +227,17 @@ class ServerIndex:
             return not self.client.collection_exists(self.collection)
         except Exception:
             return False
+
+
+_SPARSE_CONFIG = qm.SparseVectorParams(modifier=qm.Modifier.IDF)
+
+
+def _dense(query: SearchQuery) -> list[float]:
+    return [float(x) for x in query.vector or ()]
+
+
+def _sparse(vector: SparseVector) -> qm.SparseVector:
+    return qm.SparseVector(indices=vector.indices, values=vector.values)
 
 
 def _to_qdrant(where: Filter) -> qm.Filter:

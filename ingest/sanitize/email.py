@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -36,7 +37,5 @@ class EmailScanner:
             content = part.get_content()
             markup = content if isinstance(content, str) else bytes(content).decode("utf-8", errors="replace")
             for span in self._html.scan_markup(markup):
-                spans.append(
-                    HiddenSpan(span.technique, f"part {number} (text/html): {span.location}", span.text, body=span.body)
-                )
+                spans.append(replace(span, location=f"part {number} (text/html): {span.location}"))
         return spans

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ingest.sanitize.model import HiddenSpan
@@ -16,6 +16,11 @@ from ingest.sanitize.model import HiddenSpan
 # Shorter spans would risk cutting a visible word that happens to contain the same letters.
 MIN_MATCH_CHARS = 3
 PIECE_WORDS = 5
+# A renderer's text may lack letters the parser has (see _with_dropped_letters): at most this share more
+# letters in the parsed window, anchored on a run of this many letters, for spans at least this long.
+DROPPED_LETTERS = 0.15
+ANCHOR_CHARS = 6
+FUZZY_MIN_CHARS = 24
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,14 @@ class ElementCutter:
         start = flat.find(needle, self._cursor.get(scope, 0))
         if start < 0:
             start = flat.find(needle)
+        end = start + len(needle)
         if start < 0:
-            return SpanPlacement(span, None, 0)
+            found = _with_dropped_letters(flat, needle)
+            if found is None:
+                return SpanPlacement(span, None, 0)
+            start, end = found
         self._cursor[scope] = start
-        hits = haystack[start : start + len(needle)]
+        hits = haystack[start:end]
         chars = 0
         by_element: dict[int, tuple[int, int]] = {}
         for _, i, position in hits:
@@ -109,7 +118,7 @@ class ElementCutter:
         chars, first = 0, None
         for start in range(0, len(words), PIECE_WORDS):
             piece = " ".join(words[start : start + PIECE_WORDS])
-            part = self.cut(HiddenSpan(span.technique, span.location, piece, span.page, span.sheet))
+            part = self.cut(replace(span, text=piece))
             chars += part.chars
             first = first if first is not None else part.element_index
         return SpanPlacement(span, first, chars)
@@ -124,6 +133,52 @@ class ElementCutter:
             kept = "".join(char for char, gone in zip(text, removed, strict=True) if not gone)
             result.append(_tidy(kept))
         return result
+
+
+def _with_dropped_letters(flat: str, needle: str) -> tuple[int, int] | None:
+    """Where `needle` occurs with a few letters missing from it: a renderer drops a glyph drawn over an
+    identical one (squeezed or overprinted text) that the parser keeps. The needle must be a subsequence
+    of a window at most DROPPED_LETTERS longer (in share), found from an exact run of ANCHOR_CHARS of its
+    first letters (tried at three places, since the dropped letter may be among them), and the window is
+    the tightest one, so a short or ordinary span never matches loosely and no neighbour's letter is cut."""
+    if len(needle) < FUZZY_MIN_CHARS:
+        return None
+    limit = int(len(needle) * (1 + DROPPED_LETTERS))
+    for offset in (0, ANCHOR_CHARS, 2 * ANCHOR_CHARS):
+        head = needle[offset : offset + ANCHOR_CHARS]
+        found = flat.find(head)
+        while found >= 0:
+            reach = int(offset * (1 + DROPPED_LETTERS)) + 1  # how far before the anchor the span may start
+            start = max(0, found - reach)
+            end = _subsequence_end(flat, needle, start, found + limit + 1)
+            if end is not None:
+                first = _subsequence_start(flat, needle, end)
+                if end - first <= limit:
+                    return first, end
+            found = flat.find(head, found + 1)
+    return None
+
+
+def _subsequence_end(flat: str, needle: str, start: int, stop: int) -> int | None:
+    """Just past where `needle` ends, read as a subsequence of flat[start:stop]; None when it does not fit."""
+    matched = 0
+    for position in range(start, min(stop, len(flat))):
+        if flat[position] == needle[matched]:
+            matched += 1
+            if matched == len(needle):
+                return position + 1
+    return None
+
+
+def _subsequence_start(flat: str, needle: str, end: int) -> int:
+    """The latest start from which `needle` is still a subsequence of flat[start:end] (read backwards)."""
+    remaining = len(needle)
+    position = end
+    while remaining and position > 0:
+        position -= 1
+        if flat[position] == needle[remaining - 1]:
+            remaining -= 1
+    return position
 
 
 def _tidy(text: str) -> str:

@@ -6,6 +6,7 @@ viewer never shows (reference titles) and alt text are reported when they read l
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import markdown as markdown_lib
@@ -41,21 +42,31 @@ class MarkdownScanner:
             title = next(group for group in found.groups()[1:] if group is not None)
             if title.strip() and self._detector.is_instruction_like(title):
                 spans.append(
-                    HiddenSpan("markdown_link_title", f"line {_line(source, found.start())}", title.strip(), body=False)
+                    HiddenSpan(
+                        "markdown_link_title",
+                        "formatting",
+                        f"line {_line(source, found.start())}",
+                        title.strip(),
+                        body=False,
+                    )
                 )
         for found in _IMAGE.finditer(source):
             alt = found.group(1)
             if alt.strip() and self._detector.is_instruction_like(alt):
                 spans.append(
-                    HiddenSpan("markdown_image_alt", f"line {_line(source, found.start())}", alt.strip(), body=False)
+                    HiddenSpan(
+                        "markdown_image_alt",
+                        "formatting",
+                        f"line {_line(source, found.start())}",
+                        alt.strip(),
+                        body=False,
+                    )
                 )
         reported = {span.text for span in spans}
         for span in self._html.scan_markup(markdown_lib.markdown(source, extensions=["tables"])):
             if span.technique == "html_attribute_text" and span.text in reported:
                 continue  # already reported from the source, with its line
-            spans.append(
-                HiddenSpan(span.technique.replace("html_", "markdown_"), span.location, span.text, body=span.body)
-            )
+            spans.append(replace(span, technique=span.technique.replace("html_", "markdown_")))
         return spans
 
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ingest.sanitize.perception import Principle
+
 Action = Literal["removed", "flagged"]
 
 
@@ -13,7 +15,7 @@ Action = Literal["removed", "flagged"]
 class Finding:
     """One thing a scanner found: which technique, where, the text, and what was done with it."""
 
-    technique: str  # e.g. "unicode_tags", "zero_width", "html_display_none", "pdf_no_ink"
+    technique: str  # e.g. "unicode_tags", "zero_width", "html_display_none", "pdf_covered"
     location: str  # page and box, XML path or CSS selector, element index: enough for a human to find it
     text: str  # the hidden (or instruction-like) text, decoded where it was smuggled
     action: Action  # hidden text is "removed"; visible instruction-like text is "flagged" and kept
@@ -21,6 +23,7 @@ class Finding:
     instruction_like: bool = False
     element_index: int | None = None  # the parsed element it belongs to, when it maps onto one
     page: int | None = None  # 1-based page, slide or sheet number, when the format has pages
+    principle: Principle | None = None  # why a reader cannot see it (perception.py); None for flagged text
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what `clearance inspect`, ingest summaries and search results carry)."""
@@ -49,6 +52,7 @@ class HiddenSpan:
     cut whole, never piece by piece."""
 
     technique: str
+    principle: Principle  # size, contrast, position, occlusion or formatting (perception.py)
     location: str
     text: str
     page: int | None = None

@@ -16,6 +16,7 @@ NS = {
     "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
     "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
     "p": "http://schemas.openxmlformats.org/presentationml/2006/main",
+    "x": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
     "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
     "cp": "http://schemas.openxmlformats.org/package/2006/metadata/core-properties",
@@ -64,6 +65,18 @@ class Package:
             return etree.fromstring(self._zip.read(name), _PARSER)
         except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError) as error:
             raise SanitizeError(f"{self.path}: part {name} is not valid XML: {error}") from error
+
+    def read(self, name: str) -> bytes | None:
+        """A binary part (an image), None when the package does not have it."""
+        if name not in self._names:
+            return None
+        info = self._zip.getinfo(name)
+        if info.file_size > MAX_PART_BYTES:
+            raise SanitizeError(f"{self.path}: part {name} is {info.file_size} bytes, over the {MAX_PART_BYTES} limit")
+        try:
+            return self._zip.read(name)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise SanitizeError(f"{self.path}: part {name} cannot be read: {error}") from error
 
     def related(self, part: str) -> dict[str, str]:
         """Relationship id -> target part name for one part."""

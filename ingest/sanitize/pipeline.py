@@ -90,6 +90,7 @@ def sanitize(
                 instruction_like=detector.is_instruction_like(span.text),
                 element_index=placed.element_index,
                 page=span.page,
+                principle=span.principle,
             )
         )
 
@@ -108,6 +109,7 @@ def sanitize(
                     instruction_like=detector.is_instruction_like(removal.text),
                     element_index=index,
                     page=_page(element),
+                    principle="formatting",  # code points that render nothing (or reorder what does)
                 )
             )
         if cleaned.text != (getattr(element, "text", "") or ""):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from access_index.embedder import SentenceTransformerEmbedder, bundled_model_path
+from access_index.embedder import SentenceTransformerEmbedder, bundled_model_path, configured_model_info
 from access_index.errors import EmbeddingError
+from access_index.settings import load_settings
 
 pytestmark = pytest.mark.model
 
@@ -20,6 +23,13 @@ def test_bundled_model_loads_offline(model: SentenceTransformerEmbedder) -> None
     assert (bundled_model_path() / "config.json").exists()
     assert model.info.dimension == 384
     assert model.max_tokens >= 128
+
+
+def test_the_configuration_files_say_what_the_loaded_model_reports(
+    model: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    """What a lazy load (ingest, serve) records for the collection before any weight is read."""
+    assert configured_model_info(load_settings(data_dir=tmp_path)) == model.info
 
 
 def test_vectors_are_normalized_and_batched_consistently(model: SentenceTransformerEmbedder) -> None:

@@ -1,5 +1,10 @@
-"""The index contract: every test here runs on the embedded Qdrant Edge shard and on qdrant-client
-(`:memory:` standing in for a server), so behaviour cannot drift between the two engines."""
+"""The index contract: every test here runs on the embedded Qdrant Edge shard, on qdrant-client (`:memory:`
+standing in for a server) and on the shard reached through `serve`'s index socket, so behaviour cannot
+drift between the engines, nor between holding the shard and handing operations to its holder..
+
+The access cases (allow/deny, groups, tenants, narrowings) run in every search mode, with a query whose
+words every chunk holds, so both branches of a hybrid search see every chunk: a branch (dense or BM25)
+that ran without the access filter would return what the caller may not read, and fail them."""
 
 from __future__ import annotations
 
@@ -12,11 +17,16 @@ import pytest
 
 from access_index.acl import Caller, Narrowing, build_access_filter
 from access_index.errors import AccessDeniedError, ModelMismatchError
-from access_index.index import Chunk, ChunkIndex, ModelInfo, document_filter, open_index
+from access_index.index import MODES, Chunk, ChunkIndex, Mode, ModelInfo, SearchQuery, document_filter, open_index
 from access_index.index.chunk import acl_payload
 from access_index.principals import Principal, expand_groups
-from tests.conftest import settings_for
+from tests.conftest import WITH_SOCKET, settings_for
 from tests.support.hashing_embedder import HashingEmbedder
+
+
+@pytest.fixture(params=WITH_SOCKET)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def chunk(
@@ -52,8 +62,16 @@ def caller(*tokens: str, tenant: str = "acme") -> Caller:
     return Caller(tenant, frozenset(tokens))
 
 
-def found(index: ChunkIndex, embedder: HashingEmbedder, who: Caller, *narrowings: Narrowing, q: str = "x") -> set[str]:
-    hits = index.search(embedder.embed([q])[0], build_access_filter(who, narrowings), limit=50)
+def query(embedder: HashingEmbedder, text: str, mode: Mode = "semantic") -> SearchQuery:
+    vector = None if mode == "keyword" else tuple(float(x) for x in embedder.embed([text])[0])
+    return SearchQuery(text, mode, vector)
+
+
+def found(
+    index: ChunkIndex, embedder: HashingEmbedder, who: Caller, *narrowings: Narrowing, mode: Mode, q: str = "chunk"
+) -> set[str]:
+    """What `who` finds; every chunk's text holds "chunk", so every branch of every mode sees every chunk."""
+    hits = index.search(query(embedder, q, mode), build_access_filter(who, narrowings), limit=50)
     return {hit.chunk.document_id for hit in hits}
 
 
@@ -65,7 +83,8 @@ def test_upsert_is_idempotent_by_point_id(index: ChunkIndex, embedder: HashingEm
     assert "rewritten" in texts
 
 
-def test_allow_deny_and_deny_wins(index: ChunkIndex, embedder: HashingEmbedder) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_allow_deny_and_deny_wins(index: ChunkIndex, embedder: HashingEmbedder, mode: Mode) -> None:
     put(
         index,
         embedder,
@@ -76,31 +95,34 @@ def test_allow_deny_and_deny_wins(index: ChunkIndex, embedder: HashingEmbedder) 
             chunk("nobody", allow=[]),
         ],
     )
-    assert found(index, embedder, caller("authenticated", "user:alice", "group:/eng")) == {"public", "eng"}
-    assert found(index, embedder, caller("authenticated", "role:hr-admin")) == {"public", "hr"}
+    assert found(index, embedder, caller("authenticated", "user:alice", "group:/eng"), mode=mode) == {"public", "eng"}
+    assert found(index, embedder, caller("authenticated", "role:hr-admin"), mode=mode) == {"public", "hr"}
     # mallory is in /hr, but deny wins over allow
-    assert found(index, embedder, caller("authenticated", "user:mallory", "group:/hr")) == {"public"}
+    assert found(index, embedder, caller("authenticated", "user:mallory", "group:/hr"), mode=mode) == {"public"}
     # a document with an empty allow list matches nobody, whatever the caller holds
     everything = caller("authenticated", "group:/hr", "group:/eng", "role:hr-admin", "user:root")
-    assert "nobody" not in found(index, embedder, everything)
+    assert "nobody" not in found(index, embedder, everything, mode=mode)
 
 
-def test_subgroup_members_match_ancestor_grants(index: ChunkIndex, embedder: HashingEmbedder) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_subgroup_members_match_ancestor_grants(index: ChunkIndex, embedder: HashingEmbedder, mode: Mode) -> None:
     put(index, embedder, [chunk("eng-wide", allow=["group:/eng"]), chunk("api", allow=["group:/eng/backend/api"])])
     tokens = {str(p) for p in expand_groups([Principal.group("/eng/backend")])}
-    assert found(index, embedder, caller(*tokens)) == {"eng-wide"}
+    assert found(index, embedder, caller(*tokens), mode=mode) == {"eng-wide"}
     # a sibling whose name shares a prefix is not an ancestor
-    assert found(index, embedder, caller("group:/engineering")) == set()
+    assert found(index, embedder, caller("group:/engineering"), mode=mode) == set()
 
 
-def test_tenants_are_isolated(index: ChunkIndex, embedder: HashingEmbedder) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_tenants_are_isolated(index: ChunkIndex, embedder: HashingEmbedder, mode: Mode) -> None:
     put(index, embedder, [chunk("a", tenant="acme"), chunk("b", tenant="globex")])
-    assert found(index, embedder, caller("authenticated", tenant="acme")) == {"a"}
-    assert found(index, embedder, caller("authenticated", tenant="globex")) == {"b"}
-    assert found(index, embedder, caller("authenticated", tenant="initech")) == set()
+    assert found(index, embedder, caller("authenticated", tenant="acme"), mode=mode) == {"a"}
+    assert found(index, embedder, caller("authenticated", tenant="globex"), mode=mode) == {"b"}
+    assert found(index, embedder, caller("authenticated", tenant="initech"), mode=mode) == set()
 
 
-def test_narrowings_only_narrow(index: ChunkIndex, embedder: HashingEmbedder) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_narrowings_only_narrow(index: ChunkIndex, embedder: HashingEmbedder, mode: Mode) -> None:
     put(
         index,
         embedder,
@@ -112,16 +134,16 @@ def test_narrowings_only_narrow(index: ChunkIndex, embedder: HashingEmbedder) ->
         ],
     )
     who = caller("authenticated")
-    assert found(index, embedder, who, Narrowing(sources=frozenset({"wiki"}))) == {"w1", "w2"}
-    assert found(index, embedder, who, Narrowing(labels_equal={"classification": "public"})) == {"w1"}
+    assert found(index, embedder, who, Narrowing(sources=frozenset({"wiki"})), mode=mode) == {"w1", "w2"}
+    assert found(index, embedder, who, Narrowing(labels_equal={"classification": "public"}), mode=mode) == {"w1"}
     not_confidential = Narrowing(labels_not_equal={"classification": frozenset({"confidential"})})
-    assert found(index, embedder, who, not_confidential) == {"w1", "d1"}
-    assert found(index, embedder, who, Narrowing(document_ids=frozenset({"w1", "secret"}))) == {"w1"}
+    assert found(index, embedder, who, not_confidential, mode=mode) == {"w1", "d1"}
+    assert found(index, embedder, who, Narrowing(document_ids=frozenset({"w1", "secret"})), mode=mode) == {"w1"}
     # an explicit empty list is "nothing", not "no restriction"
-    assert found(index, embedder, who, Narrowing(sources=frozenset())) == set()
+    assert found(index, embedder, who, Narrowing(sources=frozenset()), mode=mode) == set()
     # two narrowings intersect (agent policy ∩ request filters)
     both = [Narrowing(sources=frozenset({"wiki"})), not_confidential]
-    assert found(index, embedder, who, *both) == {"w1"}
+    assert found(index, embedder, who, *both, mode=mode) == {"w1"}
 
 
 def test_caller_without_principals_is_refused_before_the_engine() -> None:
@@ -129,16 +151,19 @@ def test_caller_without_principals_is_refused_before_the_engine() -> None:
         build_access_filter(Caller("acme", frozenset()))
 
 
-def test_acl_rewrite_keeps_vectors(index: ChunkIndex, embedder: HashingEmbedder) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_acl_rewrite_keeps_vectors(index: ChunkIndex, embedder: HashingEmbedder, mode: Mode) -> None:
+    """Dense and BM25 vectors survive an ACL rewrite untouched: the same scores under the new grant."""
     put(index, embedder, [chunk("doc", 0, allow=["group:/eng"]), chunk("doc", 1, allow=["group:/eng"]), chunk("other")])
-    query = embedder.embed(["doc chunk 1"])[0]
+    q = query(embedder, "doc chunk 1", mode)
     eng = build_access_filter(caller("group:/eng"))
-    before = {h.chunk.point_id: h.score for h in index.search(query, eng, 10)}
+    before = {h.chunk.point_id: h.score for h in index.search(q, eng, 10)}
+    assert len(before) == 2
 
     index.set_payload_where(document_filter("acme", "doc"), acl_payload(["group:/hr"], [], {"k": "v"}, "h2"))
 
-    assert index.search(query, eng, 10) == []
-    after = {h.chunk.point_id: h.score for h in index.search(query, build_access_filter(caller("group:/hr")), 10)}
+    assert index.search(q, eng, 10) == []
+    after = {h.chunk.point_id: h.score for h in index.search(q, build_access_filter(caller("group:/hr")), 10)}
     assert after.keys() == before.keys()
     for point, score in before.items():
         assert after[point] == pytest.approx(score, abs=1e-5)
@@ -164,15 +189,12 @@ def test_scroll_returns_every_chunk_across_pages(index: ChunkIndex, embedder: Ha
     assert sorted(seen) == list(range(23))
 
 
-def test_opening_with_another_model_is_refused(engine: str, data_dir: Path, embedder: HashingEmbedder) -> None:
-    settings = settings_for(engine, data_dir)
-    first = open_index(settings, role="test")
-    first.ensure_collection(embedder.info)
+def test_opening_with_another_model_is_refused(index: ChunkIndex, embedder: HashingEmbedder) -> None:
     with pytest.raises(ModelMismatchError, match="test-hashing-embedder"):
-        first.ensure_collection(ModelInfo("another-model", embedder.info.dimension))
+        index.ensure_collection(ModelInfo("another-model", embedder.info.dimension))
     with pytest.raises(ModelMismatchError, match="dimensions"):
-        first.ensure_collection(ModelInfo(embedder.info.name, 384))
-    first.close()
+        index.ensure_collection(ModelInfo(embedder.info.name, 384))
+    index.ensure_collection(embedder.info)
 
 
 def test_embedded_index_persists_across_reopen(data_dir: Path, embedder: HashingEmbedder) -> None:
@@ -222,9 +244,9 @@ def test_engines_agree_on_random_filters(data_dir: Path, tmp_path: Path) -> None
                     Narrowing(labels_equal={"classification": "public"}),
                 ]
             )
-            query = embedder.embed([" ".join(rng.choices(words, k=3))])[0]
+            q = query(embedder, " ".join(rng.choices(words, k=3)), rng.choice(MODES))
             where = build_access_filter(who, [narrowing])
-            results = [[(h.chunk.document_id, round(h.score, 4)) for h in e.search(query, where, 10)] for e in engines]
+            results = [[(h.chunk.document_id, round(h.score, 4)) for h in e.search(q, where, 10)] for e in engines]
             # the same scores; ids may differ only among chunks tied at the cut-off score
             assert [score for _, score in results[0]] == [score for _, score in results[1]]
             cutoff = min((score for _, score in results[0]), default=0.0)
@@ -256,10 +278,89 @@ def narrowing_admits(narrowing: Narrowing, c: Chunk) -> bool:
 def test_search_returns_nearest_first(index: ChunkIndex, embedder: HashingEmbedder) -> None:
     texts = ["quarterly budget review", "holiday policy for staff", "incident postmortem database outage"]
     put(index, embedder, [chunk(f"d{i}", text=t) for i, t in enumerate(texts)])
-    hits = index.search(
-        embedder.embed(["database outage postmortem"])[0], build_access_filter(caller("authenticated")), 3
-    )
+    hits = index.search(query(embedder, "database outage postmortem"), build_access_filter(caller("authenticated")), 3)
     assert hits[0].chunk.document_id == "d2"
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
     assert np.isclose(scores[0], float(np.dot(*embedder.embed([texts[2], "database outage postmortem"]))), atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chunks_the_caller_may_not_read_never_change_its_results(
+    index: ChunkIndex, embedder: HashingEmbedder, mode: Mode
+) -> None:
+    """Non-interference: BM25's IDF is computed over the caller's readable chunks, so adding chunks it may not
+    read (another tenant's, a denied one, another group's), full of the query's words, changes nothing it sees:
+    not the order, not a score (a collection-wide IDF would leak how often the words occur elsewhere)."""
+    texts = ["merger globex pricing", "globex lunch menu", "pricing review of the canteen", "holiday calendar"]
+    put(index, embedder, [chunk(f"mine{i}", text=text) for i, text in enumerate(texts)])
+    who = caller("authenticated", "user:alice")
+    where = build_access_filter(who)
+    q = query(embedder, "globex merger pricing", mode)
+    before = [(h.chunk.document_id, h.score) for h in index.search(q, where, 10)]
+    assert before
+
+    secret = "globex merger pricing " * 3
+    put(
+        index,
+        embedder,
+        [
+            chunk("other-tenant", text=secret, tenant="globex"),
+            chunk("denied", text=secret, deny=["user:alice"]),
+            chunk("board", text=secret, allow=["group:/board"]),
+            *(chunk(f"board-{i}", text=f"globex {i}", allow=["group:/board"]) for i in range(20)),
+        ],
+    )
+    after = [(h.chunk.document_id, h.score) for h in index.search(q, where, 10)]
+    assert [doc for doc, _ in after] == [doc for doc, _ in before]
+    assert [score for _, score in after] == pytest.approx([score for _, score in before], abs=1e-6)
+
+
+SERVICES = ["billing", "search", "auth", "storage"]
+FAULTS = ["database failover", "network partition", "certificate expired", "storage outage", "payment errors"]
+# Forty other incident tickets: each says "INC" and "incident" (more often than the target, in fewer words).
+INCIDENTS = [
+    f"INC-{number} incident: {FAULTS[number % 5]} on the {SERVICES[number % 4]} service; incident review by on-call"
+    for number in range(20400, 20441)
+    if number != 20431
+] + [f"Meeting notes {i}: roadmap, hiring and budget for the quarter" for i in range(20)]
+TARGET = (
+    "Post-incident review. The payment service returned errors for forty minutes after a configuration "
+    "change; customers saw failed checkouts. Root cause, timeline and actions are tracked under INC-20431 "
+    "and reviewed by the reliability team. " + "Further notes on monitoring and alert thresholds follow. " * 8
+)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword"])
+def test_an_exact_identifier_is_first_for_its_readers_and_found_by_nobody_else(
+    index: ChunkIndex, embedder: HashingEmbedder, mode: Mode
+) -> None:
+    """A dense model blurs "INC-20431" with every other incident ticket; BM25 does not. The one chunk that
+    names it is first for a caller who may read it (though it is long, and forty short tickets say "INC" and
+    "incident" more often), and nobody else gets it. (Rank fusion fails this in hybrid mode: the ticket that is
+    second by BM25 and first by the dense vector outranks it; score fusion keeps BM25's margin.)"""
+    put(index, embedder, [chunk(f"inc{i}", text=text) for i, text in enumerate(INCIDENTS)])
+    put(index, embedder, [chunk("sre/postmortem", text=TARGET, allow=["group:/sre"], deny=["user:mallory"])])
+    q = query(embedder, "INC-20431", mode)
+    for reader in (caller("authenticated", "group:/sre"), caller("group:/sre", "user:bob")):
+        hits = index.search(q, build_access_filter(reader), 5)
+        assert hits[0].chunk.document_id == "sre/postmortem"
+    for outsider in (
+        caller("authenticated", "user:eve"),
+        caller("authenticated", "group:/sre", "user:mallory"),  # denied
+        caller("authenticated", "group:/sre", tenant="globex"),  # another tenant
+        caller("group:/sre-oncall"),  # a name sharing a prefix is not the group
+    ):
+        hits = index.search(q, build_access_filter(outsider), 50)
+        assert "sre/postmortem" not in {hit.chunk.document_id for hit in hits}
+        assert all(TARGET not in hit.chunk.text for hit in hits)
+
+
+def test_keyword_search_needs_no_embedding_and_matches_words_only(index: ChunkIndex, embedder: HashingEmbedder) -> None:
+    put(index, embedder, [chunk("a", text="quarterly budget review"), chunk("b", text="holiday policy")])
+    who = build_access_filter(caller("authenticated"))
+    assert [h.chunk.document_id for h in index.search(SearchQuery("budgets", "keyword"), who, 10)] == ["a"]
+    assert index.search(SearchQuery("kubernetes", "keyword"), who, 10) == []
+    assert index.search(SearchQuery("the of and", "keyword"), who, 10) == []  # stop words only: no terms
+    with pytest.raises(ValueError, match="embedding"):
+        SearchQuery("budget", "hybrid")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from access_index.cli import main
 from access_index.index import open_index
+from access_index.settings import get_settings
 from tests.acl_sync.conftest import Realm
+from tests.acl_sync.test_source_acls import MANIFEST_V1, MANIFEST_V2, ingest_fake, readable
 from tests.support.fake_keycloak import FakeKeycloak, Fault
+from tests.support.hashing_embedder import HashingEmbedder
+from tests.support.served_index import serving
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, keycloak: FakeKeycloak, data_dir: Path) -> None:
@@ -62,7 +67,7 @@ def test_once_fails_with_exit_1_and_keeps_the_snapshot(
     assert json.loads((data_dir / "directory" / "snapshot.json").read_text())["version"] == 1
 
 
-def test_index_held_by_serve_still_syncs_the_directory(
+def test_index_held_by_an_ingest_still_syncs_the_directory(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     keycloak: FakeKeycloak,
@@ -70,16 +75,45 @@ def test_index_held_by_serve_still_syncs_the_directory(
     data_dir: Path,
 ) -> None:
     configure(monkeypatch, keycloak, data_dir)
-    from access_index.settings import get_settings
-
-    held = open_index(get_settings(), role="serve")
+    held = open_index(get_settings(), role="ingest")
     try:
         assert main(["acl-sync", "--once"]) == 1
     finally:
         held.close()
     out, err = capsys.readouterr()
-    assert json.loads(out)["directory"]["snapshot_version"] == 1
-    assert "in-process sync" in err
+    report = json.loads(out)
+    assert report["directory"]["snapshot_version"] == 1
+    assert report["index"] is None
+    assert f"sources: not refreshed: the embedded index at {data_dir / 'index'} is in use" in err
+    assert f"(clearance ingest, pid {os.getpid()})" in err
+
+
+def test_beside_serve_the_acl_rewrites_go_through_its_socket(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    keycloak: FakeKeycloak,
+    realm: Realm,
+    data_dir: Path,
+    tmp_path: Path,
+    embedder: HashingEmbedder,
+) -> None:
+    """A cron `acl-sync --once` while serve runs: directory synced, manifest change applied in serve's index."""
+    configure(monkeypatch, keycloak, data_dir)
+    settings = get_settings()
+    manifest = tmp_path / "acl.yaml"
+    manifest.write_text(MANIFEST_V1)
+    with serving(settings, embedder.info) as held:
+        ingest_fake(settings, held, embedder, manifest)
+        manifest.write_text(MANIFEST_V2)
+        assert main(["acl-sync", "--once"]) == 0
+        out, err = capsys.readouterr()
+        report = json.loads(out)
+        assert report["index"] == f"via clearance serve (pid {os.getpid()})"
+        assert f"index: via clearance serve (pid {os.getpid()})" in err
+        assert report["directory"]["snapshot_version"] == 1
+        assert report["chunks_updated"] == 5
+        assert len(readable(held, embedder, "group:/hr")) == 3
+        assert readable(held, embedder, "group:/hr", "user:mallory") == {}
 
 
 def test_release_hands_a_name_over_on_record_and_only_with_once(

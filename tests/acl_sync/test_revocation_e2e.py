@@ -148,12 +148,27 @@ def test_disabled_and_deleted_users_get_403(
 
 
 def test_an_account_recreated_under_a_deleted_users_name_does_not_inherit_its_grants(
-    app: TestClient, keycloak: FakeKeycloak, realm: Realm, data_dir: Path, opened: ChunkIndex, embedder: HashingEmbedder
+    app: TestClient,
+    keycloak: FakeKeycloak,
+    realm: Realm,
+    data_dir: Path,
+    opened: ChunkIndex,
+    embedder: HashingEmbedder,
+    tmp_path: Path,
 ) -> None:
     """Observed attack: delete alice, create a new account "alice" (a new id, same e-mail): it read the old
     account's `user:alice` documents. Grants on names are bound to the account that held them first."""
     personal = [
-        Chunk("default", "wiki/alice.md", "wiki", 0, 1, "alice budget plan", "file:///a", allow=("user:alice",)),
+        Chunk(
+            "default",
+            "wiki/alice.md",
+            "wiki",
+            0,
+            1,
+            "alice budget plan",
+            "file:///srv/wiki/alice.md",
+            allow=("user:alice",),
+        ),
         Chunk(
             "default",
             "wiki/mail.md",
@@ -161,10 +176,14 @@ def test_an_account_recreated_under_a_deleted_users_name_does_not_inherit_its_gr
             0,
             1,
             "mail budget plan",
-            "file:///m",
+            "file:///srv/wiki/mail.md",
             allow=("email:alice@acme.example",),
         ),
     ]
+    # The source's manifest says the same, so the sync keeps these ACLs and only rebinds their names.
+    with (tmp_path / "wiki-acl.yaml").open("a", encoding="utf-8") as manifest:
+        manifest.write('  - paths: ["alice.md"]\n    allow: ["user:alice"]\n')
+        manifest.write('  - paths: ["mail.md"]\n    allow: ["email:alice@acme.example"]\n')
     opened.upsert(personal, embedder.embed([c.text for c in personal]).tolist())
     old_token = login(keycloak, "alice")
     assert found(app, old_token) == {"wiki/backend.md", "wiki/all.md", "wiki/alice.md", "wiki/mail.md"}

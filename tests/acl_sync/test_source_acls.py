@@ -1,20 +1,28 @@
-"""Source ACL refresh on both engines: a manifest change rewrites only the ACL payload of the documents it
-affects (vectors untouched, nothing re-embedded), an unmatched document is readable by nobody, and a
-broken manifest leaves the source as it was."""
+"""Source ACL refresh on both engines (and through `serve`'s index socket): a manifest change rewrites only
+the ACL payload of the documents it affects (vectors untouched, nothing re-embedded), an unmatched document
+is readable by nobody, and a broken manifest leaves the source as it was."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from access_index.acl import Caller, build_access_filter
 from access_index.document_acl import DocumentAcl
-from access_index.index import Chunk, ChunkIndex
+from access_index.index import Chunk, ChunkIndex, SearchQuery
 from access_index.manifest import load_manifest
 from access_index.settings import Settings
 from access_index.sources import SourceRecord, save_source
 from acl_sync.sync import sync_once
-from tests.conftest import settings_for
+from tests.conftest import WITH_SOCKET, settings_for
 from tests.support.hashing_embedder import HashingEmbedder
+
+
+@pytest.fixture(params=WITH_SOCKET)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 MANIFEST_V1 = """\
 version: 1
@@ -68,8 +76,8 @@ def ingest_fake(settings: Settings, index: ChunkIndex, embedder: HashingEmbedder
 
 
 def readable(index: ChunkIndex, embedder: HashingEmbedder, *tokens: str) -> dict[str, float]:
-    vector = embedder.embed(["salary budget"])[0].tolist()
-    hits = index.search(vector, build_access_filter(Caller("acme", frozenset(tokens))), 20)
+    query = SearchQuery("salary budget", "semantic", tuple(embedder.embed(["salary budget"])[0].tolist()))
+    hits = index.search(query, build_access_filter(Caller("acme", frozenset(tokens))), 20)
     return {f"{hit.chunk.document_id}#{hit.chunk.chunk_index}": hit.score for hit in hits}
 
 

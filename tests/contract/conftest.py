@@ -2,7 +2,8 @@
 
 Model-loading commands are few and run in parallel threads (each `clearance` run loads the real model):
 - "main": the main corpus and a second tenant, a directory file (the first issuer's), dev mode, two OIDC issuers;
-- "lib": a corpus taken through ingest's lifecycle (dry run, updates, deletions), served with no directory;
+- "lib": a corpus taken through ingest's lifecycle (dry run, updates, deletions), served with no directory,
+  outside dev mode (its audit key made by `clearance audit keygen`);
 - `clearance inspect` over hidden-text samples, and a human (non --json) ingest summary.
 Setup failures are recorded, not raised, so each test reports the part it depends on.
 """
@@ -152,7 +153,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "CLEARANCE_OIDC_ISSUERS": json.dumps([issuer.config, acme_config]),
         },
     )
-    lib_env = environment(lib_dir, {"CLEARANCE_OIDC_ISSUERS": json.dumps([issuer.config])})
+    # Outside dev mode serve signs its audit log with a key kept outside the data dir (dev mode makes its own).
+    audit_keys = root / "etc" / "audit-keys.json"
+    keygen = clearance(["audit", "keygen", "--key-file", str(audit_keys)], environment(lib_dir))
+    assert keygen.returncode == 0, keygen.explain()
+    lib_env = environment(
+        lib_dir, {"CLEARANCE_OIDC_ISSUERS": json.dumps([issuer.config]), "CLEARANCE_AUDIT_KEY_FILE": str(audit_keys)}
+    )
     world = World(root, issuer, acme_issuer, main_dir, lib_dir, main_env, lib_env, directory_file)
     steps: list[Callable[[World], None]] = [_main_pipeline, _lib_pipeline, _inspect]
     with ThreadPoolExecutor(max_workers=len(steps)) as pool:

@@ -80,12 +80,15 @@ class Server:
             self.process.wait(timeout=5)
 
 
-def start_server(env: dict[str, str], data_dir: Path, log: Path, timeout: float = 180) -> Server:
-    """Start `clearance serve` on a free loopback port; return once /healthz answers (and /readyz, if it will)."""
+def start_server(
+    env: dict[str, str], data_dir: Path, log: Path, timeout: float = 180, command: Sequence[str] = (CLEARANCE,)
+) -> Server:
+    """Start `clearance serve` on a free loopback port; return once /readyz answers. `command` is how
+    `clearance` is run (tests/ingest/cli_runner.py runs it with a test embedder)."""
     port = free_port()
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [CLEARANCE, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -63,6 +63,23 @@ def test_one_record_per_search_with_who_what_and_why(world: World) -> None:
         assert expected in entry.values(), f"granting principal missing: {entry}"
 
 
+def test_request_ids_are_generated_by_the_server_and_the_callers_kept_apart(world: World) -> None:
+    server = world.server("main")
+    shared = {"X-Request-Id": "ticket-5150"}
+    ids = []
+    for user in ("alice", "bob"):
+        token = world.issuer.token(preferred_username=user, sub=f"sub-{user}-request-id")
+        with server.client() as client:
+            response = client.post("/v1/search", json={"query": "request ids"}, headers={**bearer(token), **shared})
+        assert response.status_code == 200, response.text
+        assert response.json()["request_id"] == response.headers["x-request-id"] != "ticket-5150"
+        ids.append(response.json()["request_id"])
+    records = [r for r in audit_records(server.data_dir) if r.get("request_id") in ids]
+    assert [r["subject"] for r in records] == ["sub-alice-request-id", "sub-bob-request-id"]
+    assert len({r["request_id"] for r in records}) == 2
+    assert [r["client_request_id"] for r in records] == ["ticket-5150", "ticket-5150"]
+
+
 def test_agents_of_an_exchanged_token_are_azp_and_act_sub(world: World) -> None:
     server = world.server("main")
     token = world.issuer.token(preferred_username="dave", azp="gateway", act={"sub": "agent-exchanged"})

@@ -117,6 +117,20 @@ def test_service_environment_is_a_valid_production_configuration(services: dict[
     clearance_settings(environment(services["clearance"])).require_bindable(serve.host)
 
 
+def test_serve_signs_its_audit_log_with_a_key_outside_the_data_volume(
+    compose: dict[str, Any], services: dict[str, Any]
+) -> None:
+    service = services["clearance"]
+    settings = clearance_settings(environment(service))
+    assert settings.audit_key_file is not None, "serve refuses to start without an audit key outside dev mode"
+    assert not settings.audit_key_file.is_relative_to(settings.data_dir)
+    (name,) = service["secrets"]
+    assert str(settings.audit_key_file) == f"/run/secrets/{name}"
+    assert "file" in compose["secrets"][name]
+    mounts = [str(volume).split(":")[1] for volume in service.get("volumes", [])]
+    assert not any(settings.audit_key_file.is_relative_to(mount) for mount in mounts)
+
+
 def test_secrets_are_required_from_the_operator_never_defaults(services: dict[str, Any]) -> None:
     secret_like = re.compile(r"(SECRET|PASSWORD|API_KEY)$")
     for name, service in services.items():

@@ -1,6 +1,6 @@
-"""`clearance` as a real process, with the hashing embedder in place of the model (for the kill test).
+"""`clearance` as a real process, with the hashing embedder in place of the model (for the kill tests).
 
-Usage: python -m tests.ingest.cli_runner <clearance arguments...>
+Usage: python -m tests.ingest.cli_runner <clearance arguments...>   (`serve` included: its model is swapped too)
 """
 
 from __future__ import annotations
@@ -34,5 +34,9 @@ def _load(settings: Settings) -> PacedEmbedder:
 
 
 if __name__ == "__main__":
-    setattr(ingest.command, "load_embedder", _load)  # noqa: B010 - swap the model for the test embedder
+    setattr(ingest.command, "open_embedder", _load)  # noqa: B010 - swap the model for the test embedder
+    if "serve" in sys.argv:
+        import retrieval.app
+
+        setattr(retrieval.app, "_load_model", _load)  # noqa: B010
     sys.exit(main(sys.argv[1:]))

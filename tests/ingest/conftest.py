@@ -3,7 +3,7 @@ to run the pipeline against the real index engines with a counting test embedder
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -14,6 +14,9 @@ from access_index.embedder import Vectors
 from access_index.index import ChunkIndex
 from access_index.manifest import load_manifest
 from ingest.discovery import own_scopes
+from ingest.extraction import Extractor
+from ingest.isolation.pool import WorkerPool
+from ingest.limits import ParseLimits
 from ingest.pipeline import run_job
 from ingest.plan import IngestJob
 from ingest.report import IngestReport
@@ -110,11 +113,25 @@ def manifest_path(tmp_path: Path) -> Path:
 JobRunner = Callable[..., IngestReport]
 
 
-@pytest.fixture
-def ingest(tmp_path: Path, manifest_path: Path, index: ChunkIndex, counting_embedder: CountingEmbedder) -> JobRunner:
-    """Run one ingest of `root` into the test index (both engines); keyword arguments tune the job."""
+@pytest.fixture(scope="session")
+def worker_pool() -> Iterator[WorkerPool]:
+    """One worker pool under the default limits for the session: a worker loads the parsers once."""
+    with WorkerPool(ParseLimits.defaults()) as pool:
+        yield pool
 
-    def run(root: Path, **overrides: object) -> IngestReport:
+
+@pytest.fixture
+def ingest(
+    tmp_path: Path,
+    manifest_path: Path,
+    index: ChunkIndex,
+    counting_embedder: CountingEmbedder,
+    worker_pool: WorkerPool,
+) -> JobRunner:
+    """Run one ingest of `root` into the test index (both engines); keyword arguments tune the job. Files are
+    parsed in the session's worker pool unless an `extractor` is given."""
+
+    def run(root: Path, extractor: Extractor | None = None, **overrides: object) -> IngestReport:
         settings: dict[str, object] = {
             "scopes": own_scopes([root]),
             "acls": ManifestAcls(load_manifest(Path(str(overrides.pop("manifest", manifest_path))))),
@@ -126,6 +143,6 @@ def ingest(tmp_path: Path, manifest_path: Path, index: ChunkIndex, counting_embe
         }
         settings.update(overrides)
         job = IngestJob(**settings)  # type: ignore[arg-type]
-        return run_job(job, index, counting_embedder)
+        return run_job(job, index, counting_embedder, extractor=extractor or worker_pool)
 
     return run

@@ -126,7 +126,7 @@ def test_kill_9_then_rerun_ends_with_exactly_the_right_chunks(
 
     kill_mid_run(ingest_command(root, manifest, data_dir), after_batches=2)
     interrupted = snapshot(data_dir)
-    monkeypatch.setattr("ingest.command.load_embedder", lambda settings: HashingEmbedder())
+    monkeypatch.setattr("ingest.command.open_embedder", lambda settings: HashingEmbedder())
     assert main(ingest_command(root, manifest, data_dir)[3:]) == 0
 
     expected = ingest_in_process(root, manifest, tmp_path / "clean")

@@ -12,7 +12,7 @@ import pytest
 from access_index.acl import Caller, build_access_filter
 from access_index.cli import main
 from access_index.embedder import load_embedder
-from access_index.index import open_index
+from access_index.index import SearchQuery, open_index
 from access_index.settings import load_settings
 from tests.ingest.conftest import REPO
 
@@ -35,7 +35,7 @@ def test_acme_corpus_ingests_and_each_user_sees_their_own_results(
     builders.build(corpus)
     settings = load_settings(data_dir=tmp_path / "data")
     embedder = load_embedder(settings)
-    monkeypatch.setattr("ingest.command.load_embedder", lambda _: embedder)
+    monkeypatch.setattr("ingest.command.open_embedder", lambda _: embedder)
     args = ["--data-dir", str(tmp_path / "data"), "ingest", str(corpus), "--acl", str(REPO / "examples" / "acl.yaml")]
 
     assert main([*args, "--source", "acme"]) == 0
@@ -43,7 +43,8 @@ def test_acme_corpus_ingests_and_each_user_sees_their_own_results(
 
     index = open_index(settings, role="test")
     try:
-        query = embedder.embed(["Which company does the board want to acquire, and for how much?"])[0].tolist()
+        text = "Which company does the board want to acquire, and for how much?"
+        query = SearchQuery(text, "hybrid", tuple(embedder.embed([text])[0].tolist()))
         seen = {}
         for user, tokens in CALLERS.items():
             hits = index.search(query, build_access_filter(Caller("acme", frozenset(tokens))), limit=5)

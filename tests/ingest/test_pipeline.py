@@ -1,5 +1,6 @@
 """The ingest pipeline against the real engines: every format in, the exact chunk set out, and every
-re-run (unchanged, changed, ACL-only, vanished, dry, broken input) leaving the index exactly right."""
+re-run (unchanged, changed, ACL-only, vanished, dry, broken input) leaving the index exactly right; on the
+embedded shard held directly and through `serve`'s index socket too."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from typing import Any, Literal
 import pytest
 
 from access_index.index import AnyOf, Chunk, ChunkIndex, Filter, document_filter
+from ingest.extraction import InProcessExtractor
+from ingest.limits import ParseLimits
 from ingest.sanitize import SanitizedDocument
+from tests.conftest import WITH_SOCKET
 from tests.ingest.conftest import CountingEmbedder, JobRunner, write_every_format
+
+
+@pytest.fixture(params=WITH_SOCKET)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def all_chunks(index: ChunkIndex) -> list[Chunk]:
@@ -286,6 +295,8 @@ def test_incomplete_document_is_repaired(tmp_path: Path, ingest: JobRunner, inde
 def test_a_document_the_sanitizer_cannot_process_is_failed_not_indexed(
     tmp_path: Path, ingest: JobRunner, index: ChunkIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A scanner crash fails the document closed. The sanitizer is broken by a patch, so the extraction runs
+    in this process here (ingest/isolation/ runs the same `extract` in its worker)."""
     from ingest.sanitize import sanitize as real
 
     def flaky(path: Path, elements: Sequence[Any], policy: Literal["quarantine", "strip"]) -> SanitizedDocument:
@@ -293,13 +304,13 @@ def test_a_document_the_sanitizer_cannot_process_is_failed_not_indexed(
             raise RuntimeError("scanner bug")
         return real(path, elements, policy)
 
-    monkeypatch.setattr("ingest.prepare.sanitize", flaky)
+    monkeypatch.setattr("ingest.extraction.sanitize", flaky)
     root = tmp_path / "corpus"
     (root / "public").mkdir(parents=True)
     (root / "public/odd.txt").write_text("Odd file.", encoding="utf-8")
     (root / "public/fine.txt").write_text("Fine file.", encoding="utf-8")
 
-    report = ingest(root)
+    report = ingest(root, extractor=InProcessExtractor(ParseLimits.defaults()))
 
     (failed,) = [o for o in report.outcomes if o.status == "failed"]
     assert failed.document == "docs/public/odd.txt"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from access_index.index import Chunk, ChunkIndex, open_index
+from access_index.paths import DataPaths
 from access_index.settings import Settings
 from retrieval.app import create_app
 from retrieval.caller import SnapshotSource
@@ -82,3 +84,12 @@ def api_client(
     finally:
         if own_index:
             opened.close()
+
+
+def audit_records(data_dir: Path) -> list[dict[str, Any]]:
+    """Every audit record in chain order, across segments."""
+    return [
+        json.loads(line)
+        for _, path in DataPaths(data_dir).audit_segments()
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]

@@ -11,7 +11,7 @@ import pytest
 from access_index.errors import InvalidTokenError
 from access_index.index import ChunkIndex
 from retrieval.caller import MAX_ACTORS, agent_chain
-from tests.retrieval.conftest import add_chunks, api_client, api_settings, make_chunk
+from tests.retrieval.conftest import add_chunks, api_client, api_settings, audit_records, make_chunk
 from tests.support.auth import bearer
 from tests.support.hashing_embedder import HashingEmbedder
 from tests.support.oidc_issuer import OidcIssuer
@@ -81,11 +81,9 @@ def test_every_agent_narrows(client: Any, issuer: OidcIssuer) -> None:
 
 
 def test_the_audit_records_the_whole_chain(client: Any, issuer: OidcIssuer, data_dir: Path) -> None:
-    import json
-
     token = issuer.token(azp="helper", act={"sub": "narrowed-bot", "act": {"sub": "wiki-bot"}}, **MANAGER)
     assert _documents(client, token) == {"wiki/pay.md"}
-    record = json.loads((data_dir / "audit" / "audit.jsonl").read_text().splitlines()[-1])
+    record = audit_records(data_dir)[-1]
     assert record["agents"] == ["helper", "narrowed-bot", "wiki-bot"]
 
 

@@ -1,20 +1,27 @@
-"""Differential test: random documents, ACLs and callers, through the whole API (real tokens, both engines).
+"""Differential test: random documents, ACLs and callers, through the whole API (real tokens, both engines),
+in every search mode.
 
 An independent oracle, written here from the contract's words and not from Clearance's code, decides what
-each caller may read and scores chunks by exact cosine; the service must return only readable chunks and,
-on these small corpora (exact search), exactly the oracle's top_k, or refuse (403) exactly when the oracle
-does.
+each caller may read and how chunks rank; the service must return only readable chunks and, on these
+small corpora (exact search), exactly the oracle's top_k, or refuse (403) exactly when the oracle does.
 
 The callers come from three issuers: A (tenant t1), whose directory file is synced and authoritative for
 A's tokens only; B (tenant t2) and C (tenant t1), whose tokens speak for themselves. They carry
 look-alike usernames (Kelvin sign, fullwidth letters, case), e-mail-shaped usernames, verified and
 unverified e-mails (some without '@'), realm roles whose names hold a '/', client roles, and agent
 chains (`azp` plus nested `act` actors) under agent policies that narrow, block or allow.
+
+Every caller asks in one search mode. In `semantic` the oracle scores by exact cosine, in `keyword` by textbook
+BM25 over the chunks the caller may read (the words here are neither stop words nor changed by stemming):
+the service must return exactly the oracle's top_k with its scores. Hybrid results must be readable, unique,
+and as many as the caller may read (up to top_k): every readable chunk is a semantic candidate.
 """
 
 from __future__ import annotations
 
+import math
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from access_index.directory import FileSnapshotStore
-from access_index.index import AnyOf, Chunk, ChunkIndex, Filter
+from access_index.index import MODES, AnyOf, Chunk, ChunkIndex, Filter
+from access_index.index.sparse import AVG_TOKENS, K1, B
 from acl_sync.sync import SyncOptions, sync_once
 from tests.conftest import settings_for
 from tests.retrieval.conftest import add_chunks, api_client, make_chunk
@@ -132,6 +140,7 @@ class Asker:
     query: str
     top_k: int
     sources: tuple[str, ...] | None
+    mode: str
 
 
 texts = st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join)
@@ -158,6 +167,7 @@ askers = st.builds(
     query=texts,
     top_k=st.integers(1, 8),
     sources=st.none() | st.lists(st.sampled_from(SOURCES), min_size=1, max_size=1, unique=True).map(tuple),
+    mode=st.sampled_from(MODES),
 )
 
 
@@ -232,6 +242,25 @@ def oracle_readable(doc: Doc, asker: Asker, tokens: set[str]) -> bool:
         and ("narrow" not in chain or not doc.confidential)
         and ("wiki" not in chain or doc.source == "s1")
     )
+
+
+def bm25_scores(texts: dict[str, str], query: str) -> dict[str, float]:
+    """Textbook BM25 (Robertson/Sparck Jones IDF, k1, b, fixed average length) over `texts` alone."""
+    bags = {doc: Counter(text.split()) for doc, text in texts.items()}
+    terms = set(query.split())
+    count = len(bags)
+    scores: dict[str, float] = {}
+    for doc, bag in bags.items():
+        length = sum(bag.values())
+        score = 0.0
+        for term in terms & bag.keys():
+            frequency = sum(1 for other in bags.values() if term in other)
+            idf = math.log(1 + (count - frequency + 0.5) / (frequency + 0.5))
+            tf = bag[term]
+            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / AVG_TOKENS))
+        if score > 0:
+            scores[doc] = score
+    return scores
 
 
 def claims_for(asker: Asker) -> dict[str, object]:
@@ -311,7 +340,7 @@ def test_results_match_the_oracle(
         vectors = embedder.embed([doc.text for doc in corpus])
         for asker in callers:
             token = issuers[asker.issuer].token(**claims_for(asker))
-            body: dict[str, object] = {"query": asker.query, "top_k": asker.top_k}
+            body: dict[str, object] = {"query": asker.query, "top_k": asker.top_k, "mode": asker.mode}
             if asker.sources is not None:
                 body["filters"] = {"sources": list(asker.sources)}
             response = client.post("/v1/search", json=body, headers=bearer(token))
@@ -321,16 +350,22 @@ def test_results_match_the_oracle(
                 continue
             assert response.status_code == 200, (asker, response.text)
             results = response.json()["results"]
-            query = embedder.embed([asker.query])[0]
-            scores = {
-                f"{doc.source}/doc{i}": float(np.dot(vectors[i], query))
-                for i, doc in enumerate(corpus)
-                if oracle_readable(doc, asker, tokens)
+            readable = {
+                f"{doc.source}/doc{i}": i for i, doc in enumerate(corpus) if oracle_readable(doc, asker, tokens)
             }
             returned = [result["document_id"] for result in results]
-            # Safety: nothing the oracle forbids, no duplicates.
-            assert set(returned) <= set(scores), (asker, returned, scores)
+            # Safety, in every mode: nothing the oracle forbids, no duplicates.
+            assert set(returned) <= set(readable), (asker, returned, readable)
             assert len(returned) == len(set(returned))
+            if asker.mode == "hybrid":
+                assert len(returned) == min(asker.top_k, len(readable))
+                continue
+            if asker.mode == "semantic":
+                query = embedder.embed([asker.query])[0]
+                scores = {doc_id: float(np.dot(vectors[i], query)) for doc_id, i in readable.items()}
+            else:
+                # IDF over the caller's readable chunks only: what others hold never changes a score.
+                scores = bm25_scores({doc_id: corpus[i].text for doc_id, i in readable.items()}, asker.query)
             # Exactness: the oracle's top_k (ties may be broken either way).
             expected = sorted(scores.values(), reverse=True)[: asker.top_k]
             assert len(returned) == len(expected), (asker, returned, scores)

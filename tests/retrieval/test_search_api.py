@@ -14,9 +14,11 @@ import pytest
 
 from access_index.directory import DirectoryData, DirectoryGroup, DirectoryUser, build_snapshot
 from access_index.index import ChunkIndex, Filter, Hit
-from retrieval.audit import verify_log
+from access_index.paths import DataPaths
+from access_index.settings import load_settings
+from retrieval.audit import verify_log, verifying_keyring
 from tests.conftest import settings_for
-from tests.retrieval.conftest import add_chunks, api_client, api_settings, make_chunk
+from tests.retrieval.conftest import add_chunks, api_client, api_settings, audit_records, make_chunk
 from tests.support.auth import bearer
 from tests.support.hashing_embedder import HashingEmbedder
 from tests.support.oidc_issuer import OidcIssuer, running_issuer
@@ -65,14 +67,14 @@ def test_results_are_only_what_the_caller_may_read(client_on, issuer: OidcIssuer
 
 
 def test_result_shape_carries_provenance_and_findings(client_on, issuer: OidcIssuer) -> None:
-    results = search(client_on, issuer.token(), "deploy questions answered", top_k=1)
+    results = search(client_on, issuer.token(), "deploy questions answered", top_k=1, mode="semantic")
     assert len(results) == 1
     result = results[0]
     assert set(result) == {"chunk_id", "document_id", "score", "text", "source", "labels", "findings"}
     assert result["document_id"] == "wiki/faq.md"
     assert result["source"] == {"uri": "file:///docs/wiki/faq.md", "title": "faq.md", "page": None}
     assert result["findings"] == [FINDING]
-    assert result["score"] == pytest.approx(1.0, abs=1e-4)
+    assert result["score"] == pytest.approx(1.0, abs=1e-4)  # semantic: the cosine similarity
 
 
 def test_caller_filters_only_narrow(client_on, issuer: OidcIssuer) -> None:
@@ -108,19 +110,51 @@ def test_audit_records_every_search_and_read_with_granting_principal(
     client_on, issuer: OidcIssuer, data_dir: Path
 ) -> None:
     bob = issuer.token(preferred_username="bob", groups=["/eng"])
-    results = search(client_on, bob, "rollback alarms", top_k=2)
-    client_on.get("/v1/documents/hr/salaries.md", headers=bearer(bob))
-    lines = (data_dir / "audit" / "audit.jsonl").read_text().splitlines()
-    assert len(lines) == 2
-    record, read = (json.loads(line) for line in lines)
+    response = client_on.post("/v1/search", json={"query": "rollback alarms", "top_k": 2}, headers=bearer(bob))
+    results = response.json()["results"]
+    read = client_on.get("/v1/documents/hr/salaries.md", headers=bearer(bob))
+    assert read.status_code == 404
+    records = audit_records(data_dir)
+    assert len(records) == 2
+    record, reading = records
     assert record["event"] == "search" and record["tenant"] == "default" and record["agents"] == ["test-agent"]
-    assert record["issuer"] == issuer.url
-    assert "query" not in record and len(record["query_sha256"]) == 64
+    assert record["issuer"] == issuer.url and record["subject"]
+    assert record["request_id"] == response.json()["request_id"] == response.headers["x-request-id"]
+    assert record["client_request_id"] is None and record["transport"] == "rest" and record["mode"] == "semantic"
+    assert "query" not in record and len(record["query_sha256"]) == 64 and record["top_k"] == 2
     assert [r["chunk_id"] for r in record["results"]] == [r["chunk_id"] for r in results]
     granted = {r["document_id"]: r["granted_by"] for r in record["results"]}
     assert granted.get("eng/deploy.md") == "group:/eng"
-    assert read["event"] == "document" and read["results"] == [] and read["prev"] == record["hash"]
-    assert verify_log(data_dir / "audit").ok
+    assert reading["event"] == "document" and reading["document_id"] == "hr/salaries.md"
+    assert reading["results"] == [] and reading["request_id"] == read.json()["request_id"]
+    assert (record["seq"], reading["seq"]) == (1, 2) and reading["prev"] == record["sig"]
+    assert record["key_id"] and record["time"] <= reading["time"]
+    assert verify_log(DataPaths(data_dir), verifying_keyring(load_settings(data_dir=data_dir))).ok
+
+
+def test_request_ids_are_the_servers_even_when_two_callers_send_the_same_one(
+    client_on, issuer: OidcIssuer, data_dir: Path
+) -> None:
+    # Attack: mallory reuses the X-Request-Id she saw in alice's logs, so an investigator joining on the
+    # id would mix her records with alice's. The server's id is never the caller's.
+    shared = {"X-Request-Id": "incident-4711"}
+    alice = issuer.token(preferred_username="alice", sub="sub-alice", groups=["/eng/backend"])
+    mallory = issuer.token(preferred_username="mallory", sub="sub-mallory")
+    first = client_on.post("/v1/search", json={"query": "deploy"}, headers={**bearer(alice), **shared})
+    second = client_on.post("/v1/search", json={"query": "deploy"}, headers={**bearer(mallory), **shared})
+    refused = client_on.post("/v1/search", json={"query": "deploy"}, headers={**shared, "Authorization": "Bearer x"})
+    assert (first.status_code, second.status_code, refused.status_code) == (200, 200, 401)
+    records = audit_records(data_dir)
+    assert [r["subject"] for r in records] == ["sub-alice", "sub-mallory"]
+    ids = [r["request_id"] for r in records]
+    assert len(set(ids)) == 2 and "incident-4711" not in ids
+    assert ids == [first.json()["request_id"], second.json()["request_id"]]
+    assert [r["client_request_id"] for r in records] == ["incident-4711", "incident-4711"]
+    for response in (first, second, refused):
+        assert response.headers["x-request-id"] != "incident-4711"
+    assert refused.json()["request_id"] == refused.headers["x-request-id"] not in ids
+    malformed = client_on.post("/v1/search", json={"query": "x"}, headers={**bearer(alice), "X-Request-Id": "a b"})
+    assert malformed.status_code == 200 and audit_records(data_dir)[-1]["client_request_id"] is None
 
 
 def test_hr_manager_through_analytics_agent_gets_no_hr_documents(
@@ -328,7 +362,7 @@ class LeakyIndex:
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
 
-    def search(self, vector, where: Filter, limit: int) -> list[Hit]:
+    def search(self, query, where: Filter, limit: int) -> list[Hit]:
         leaked = make_chunk("hr/salaries.md", "salaries", ["group:/hr"])
         return [Hit(leaked, 0.9)]
 
@@ -351,15 +385,36 @@ def test_audit_write_failure_withholds_results(tmp_path: Path, issuer: OidcIssue
     settings = api_settings(tmp_path, [issuer])
     with api_client(settings) as client:
         settings.paths.audit_dir.mkdir(parents=True, exist_ok=True)
-        (settings.paths.audit_dir / "audit.jsonl").mkdir()  # a directory where the log should be
+        settings.paths.audit_segment(1).mkdir()  # a directory where the log should be
         response = client.post("/v1/search", json={"query": "x"}, headers=bearer(issuer.token()))
         assert response.status_code == 503
         assert "clearance_audit_write_errors_total 1.0" in client.get("/metrics").text
+
+
+def test_a_chain_that_cannot_be_continued_safely_answers_503(tmp_path: Path, issuer: OidcIssuer) -> None:
+    settings = api_settings(tmp_path, [issuer])
+    token = issuer.token()
+    with api_client(settings) as client:
+        assert client.post("/v1/search", json={"query": "x"}, headers=bearer(token)).status_code == 200
+        assert client.get("/readyz").json()["checks"]["audit"] == "ok"
+        # A line appended by someone without the key: the service will not chain onto it.
+        _, segment = settings.paths.audit_segments()[-1]
+        with segment.open("a") as handle:
+            handle.write('{"seq": 2, "prev": "x", "event": "search", "key_id": "k", "sig": "forged"}\n')
+        response = client.post("/v1/search", json={"query": "x"}, headers=bearer(token))
+        assert response.status_code == 503 and response.json()["code"] == "audit_unavailable"
+        assert "results" not in response.json()
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["audit"] == "unavailable"
+    assert len(audit_records(settings.data_dir)) == 2  # nothing was chained onto the forged line
+    # A service started on that log refuses as well, from its first request.
+    with api_client(settings) as client:
+        assert client.post("/v1/search", json={"query": "x"}, headers=bearer(token)).status_code == 503
 
 
 def test_query_text_is_audited_only_when_configured(tmp_path: Path, issuer: OidcIssuer) -> None:
     settings = api_settings(tmp_path, [issuer], audit_store_query_text=True)
     with api_client(settings) as client:
         client.post("/v1/search", json={"query": "where is the payroll"}, headers=bearer(issuer.token()))
-    record = json.loads((settings.paths.audit_dir / "audit.jsonl").read_text().splitlines()[-1])
+    record = audit_records(settings.data_dir)[-1]
     assert record["query"] == "where is the payroll"

@@ -14,18 +14,18 @@ from tests.fixtures.hidden_text.pdf import PDF_ATTACKS, PDF_BENIGN
 SCANNER = PdfScanner()
 
 EXPECTED = {
-    "pdf_white_text": "pdf_background_color",
-    "pdf_white_under_text": "pdf_background_color",
-    "pdf_background_color": "pdf_no_ink",
-    "pdf_covered_shape": "pdf_no_ink",
-    "pdf_covered_image": "pdf_no_ink",
+    "pdf_white_text": "pdf_low_contrast",
+    "pdf_white_under_text": "pdf_low_contrast",
+    "pdf_background_color": "pdf_low_contrast",
+    "pdf_covered_shape": "pdf_covered",
+    "pdf_covered_image": "pdf_covered",
     "pdf_render_mode_3": "pdf_invisible_render_mode",
     "pdf_render_mode_7": "pdf_invisible_render_mode",
-    "pdf_clipped": "pdf_no_ink",
+    "pdf_clipped": "pdf_clipped",
     "pdf_off_page": "pdf_off_page",
     "pdf_tiny_text": "pdf_tiny_text",
     "pdf_opacity_zero": "pdf_transparent_text",
-    "pdf_hidden_layer": "pdf_no_ink",
+    "pdf_hidden_layer": "pdf_hidden_layer",
     "pdf_hidden_annotation": "pdf_hidden_annotation",
 }
 
@@ -145,3 +145,82 @@ def test_stroked_outline_text_is_visible(tmp_path: Path) -> None:
         c.drawText(text)
 
     assert SCANNER.scan(_pdf(tmp_path / "outline.pdf", draw)) == []
+
+
+# Principles reached in ways the fixtures do not use (tests/fixtures/hidden_text/pdf.py has the table's cells).
+
+
+def test_text_scaled_down_inside_a_form_xobject_is_tiny(tmp_path: Path) -> None:
+    def draw(c) -> None:  # type: ignore[no-untyped-def]
+        c.drawString(72, 700, SHOWN)
+        c.beginForm("note")
+        c.setFont("Helvetica", 11)
+        c.drawString(0, 0, HIDDEN)
+        c.endForm()
+        c.saveState()
+        c.transform(0.1, 0, 0, 0.1, 72, 400)
+        c.doForm("note")
+        c.restoreState()
+
+    spans = SCANNER.scan(_pdf(tmp_path / "form.pdf", draw))
+    assert [(s.technique, s.principle, s.text) for s in spans] == [("pdf_tiny_text", "size", HIDDEN)]
+
+
+def test_white_text_inside_a_page_wide_clip_is_low_contrast_not_clipped(tmp_path: Path) -> None:
+    def draw(c) -> None:  # type: ignore[no-untyped-def]
+        c.saveState()
+        path = c.beginPath()
+        path.rect(0, 0, 612, 792)
+        c.clipPath(path, stroke=0, fill=0)
+        _white(c)
+        c.restoreState()
+
+    spans = SCANNER.scan(_pdf(tmp_path / "clip.pdf", draw))
+    assert [(s.technique, s.principle) for s in spans] == [("pdf_low_contrast", "contrast")]
+
+
+def test_rotated_and_condensed_legible_text_is_kept(tmp_path: Path) -> None:
+    def draw(c) -> None:  # type: ignore[no-untyped-def]
+        c.saveState()
+        c.translate(300, 300)
+        c.rotate(90)
+        c.drawString(0, 0, "Axis label printed sideways.")
+        c.restoreState()
+        text = c.beginText(72, 650)
+        text.setFont("Helvetica", 7)
+        text.setHorizScale(60)
+        text.textOut("Condensed legal line: terms apply to all orders.")
+        c.drawText(text)
+
+    assert SCANNER.scan(_pdf(tmp_path / "sideways.pdf", draw)) == []
+
+
+def test_text_on_a_rotated_page_outside_its_media_box_is_off_page(tmp_path: Path) -> None:
+    def draw(c) -> None:  # type: ignore[no-untyped-def]
+        c.setPageRotation(90)  # reportlab lays a rotated page out landscape: 842 × 595 pt
+        c.drawString(72, 500, SHOWN)
+        c.drawString(72, 640, HIDDEN)
+
+    spans = SCANNER.scan(_pdf(tmp_path / "rotated_off.pdf", draw))
+    assert [(s.technique, s.principle, s.text) for s in spans] == [("pdf_off_page", "position", HIDDEN)]
+
+
+def test_an_annotation_placed_off_the_page_is_hidden(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
+
+    path = _pdf(tmp_path / "annotated.pdf", lambda c: c.drawString(72, 700, SHOWN))
+    writer = PdfWriter(clone_from=str(path))
+    annotation = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/FreeText"),
+            NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (900, 100, 1100, 140)]),
+            NameObject("/Contents"): TextStringObject(HIDDEN),
+        }
+    )
+    writer.add_annotation(0, annotation)
+    with path.open("wb") as handle:
+        writer.write(handle)
+    spans = SCANNER.scan(path)
+    assert [(s.technique, s.principle, s.text) for s in spans] == [("pdf_off_page_annotation", "position", HIDDEN)]
