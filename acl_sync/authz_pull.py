@@ -109,7 +109,8 @@ class _AuthzPull:
         return AuthzData(self.client_id, str(strategy), resources, permissions, policies, names, pulled_at)
 
     def resource_server(self, uuid: str) -> dict[str, Any]:
-        # python-keycloak has no getter for the resource server itself (only the manage-level export).
+        # python-keycloak reads the resource server only through the whole export (`/settings`); this is the
+        # resource server alone, its decision strategy included.
         url = urls_patterns.URL_ADMIN_CLIENT_AUTHZ.format(**{"realm-name": self.source.realm, "id": uuid})
         answer = raise_error_from_response(self.admin.connection.raw_get(url), KeycloakGetError)
         if not isinstance(answer, dict):
