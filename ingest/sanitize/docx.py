@@ -19,7 +19,7 @@ from pathlib import Path
 from lxml import etree
 
 from ingest.sanitize.colors import BLACK, TRANSPARENT, WHITE, Rgba, composite, parse_hex, toward_black, toward_white
-from ingest.sanitize.drawingml import Paint, Theme, image_opaque
+from ingest.sanitize.drawingml import Paint, Theme, picture_opaque
 from ingest.sanitize.instructions import InstructionDetector
 from ingest.sanitize.model import HiddenSpan
 from ingest.sanitize.ooxml import Package, q, text_of, xml_path
@@ -450,12 +450,7 @@ class _Part:
         return None
 
     def _picture_opaque(self, anchor: etree._Element) -> bool:
-        blip = next(anchor.iter(q("a:blip")), None)
-        if blip is None or blip.find(q("a:alphaModFix")) is not None:
-            return False
-        target = self._package.related(self._name).get(blip.get(q("r:embed"), ""))
-        data = self._package.read(target) if target else None
-        return data is not None and image_opaque(data)
+        return picture_opaque(anchor, self._package, self._name)
 
     def _paragraphs_covered(self) -> set[etree._Element]:
         """Paragraphs an opaque in-front drawing anchored in them hides: positioned from the paragraph over

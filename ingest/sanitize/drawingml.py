@@ -18,7 +18,7 @@ from ingest.sanitize.colors import (
     toward_white,
     with_lightness,
 )
-from ingest.sanitize.ooxml import q
+from ingest.sanitize.ooxml import Package, q
 from ingest.sanitize.perception import Box
 
 # How a slide master maps the scheme's roles to its slots when it says nothing (p:clrMap defaults).
@@ -228,6 +228,17 @@ def _int(value: str | None) -> int:
         return int(value or 0)
     except ValueError:
         return 0
+
+
+def picture_opaque(picture: etree._Element, package: Package, part: str) -> bool:
+    """A picture (in part `part`) covers what is under it unless its blip is faded or its image, read from the
+    package, has transparent pixels."""
+    blip = next(picture.iter(q("a:blip")), None)
+    if blip is None or blip.find(q("a:alphaModFix")) is not None:
+        return False
+    target = package.related(part).get(blip.get(q("r:embed"), ""))
+    data = package.read(target) if target else None
+    return data is not None and image_opaque(data)
 
 
 def image_opaque(data: bytes) -> bool:

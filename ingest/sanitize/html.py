@@ -493,35 +493,8 @@ class _Walk:
             o = cover.offsets
             width = size_of(o, "width", block.right - block.left)
             height = size_of(o, "height", block.bottom - block.top)
-            top, right, bottom, left = o.get("top"), o.get("right"), o.get("bottom"), o.get("left")
-            x0 = (
-                block.left + left
-                if left is not None
-                else block.right - right - width
-                if right is not None and width is not None
-                else None
-            )
-            x1 = (
-                block.right - right
-                if right is not None
-                else x0 + width
-                if x0 is not None and width is not None
-                else None
-            )
-            y0 = (
-                block.top + top
-                if top is not None
-                else block.bottom - bottom - height
-                if bottom is not None and height is not None
-                else None
-            )
-            y1 = (
-                block.bottom - bottom
-                if bottom is not None
-                else y0 + height
-                if y0 is not None and height is not None
-                else None
-            )
+            x0, x1 = _span(block.left, block.right, o.get("left"), o.get("right"), width)
+            y0, y1 = _span(block.top, block.bottom, o.get("top"), o.get("bottom"), height)
             if x0 is not None and x1 is not None and y0 is not None and y1 is not None:
                 cover.box = Box(x0, y0, x1, y1)
 
@@ -654,3 +627,13 @@ class _Walk:
                 location = f"{_selector(tag)}[{attribute}]"
                 span = HiddenSpan("html_attribute_text", "formatting", location, value.strip(), body=False)
                 self._other.append((self._order, span))
+
+
+def _span(
+    low: float, high: float, start: float | None, end: float | None, size: float | None
+) -> tuple[float | None, float | None]:
+    """Where a positioned box lies along one axis of its containing block (low..high): from its start and end
+    offsets (CSS left/right, or top/bottom) and its size, as far as they determine it."""
+    first = low + start if start is not None else high - end - size if end is not None and size is not None else None
+    last = high - end if end is not None else first + size if first is not None and size is not None else None
+    return first, last

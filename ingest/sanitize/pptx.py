@@ -17,7 +17,7 @@ from pathlib import Path
 from lxml import etree
 
 from ingest.sanitize.colors import WHITE, Rgba, composite
-from ingest.sanitize.drawingml import Paint, Theme, Transform, group_transform, image_opaque, xfrm_box
+from ingest.sanitize.drawingml import Paint, Theme, Transform, group_transform, picture_opaque, xfrm_box
 from ingest.sanitize.model import HiddenSpan
 from ingest.sanitize.ooxml import Package, q, text_of
 from ingest.sanitize.perception import (
@@ -228,15 +228,7 @@ class _Slide:
         return None
 
     def _picture_opaque(self, picture: etree._Element) -> bool:
-        """A picture covers what is under it unless its blip is faded or the image has transparent pixels."""
-        blip = next(picture.iter(q("a:blip")), None)
-        if blip is None or blip.find(q("a:alphaModFix")) is not None:
-            return False
-        target = self._context.package.related(self._context.part).get(blip.get(q("r:embed"), ""))
-        data = self._context.package.read(target) if target else None
-        if data is None:
-            return False
-        return image_opaque(data)
+        return picture_opaque(picture, self._context.package, self._context.part)
 
     def _background(self) -> list[Paint]:
         theme = self._context.theme

@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from tests.contract import corpus
-from tests.contract.harness import SEARCH_ALL, Server, bearer, clearance, environment, start_server, wait_for
+from tests.contract.harness import SEARCH_ALL, Server, clearance, environment, start_server
+from tests.support.auth import bearer
+from tests.support.readiness import wait_for
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
