@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -94,6 +95,9 @@ class Settings(BaseSettings):
     # Service.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # The base URL agents reach `serve` at (behind a proxy: the proxy's): names the MCP endpoint's resource
+    # (`<public_url>/mcp`) in its OAuth protected resource metadata. Unset: taken from each request's Host.
+    public_url: str | None = None
     agent_policy_file: Path | None = None
     # What an agent without a policy may read: "allow" = whatever its user may read, "deny" = nothing.
     unknown_agent_policy: Literal["allow", "deny"] = "allow"
@@ -119,6 +123,19 @@ class Settings(BaseSettings):
     # Torch intra-op threads in `serve`: one leaves a core for HTTP, tokens and the index, and avoids
     # OpenMP spin-waits collapsing under CPU contention (bench/search_bench.py).
     serve_model_threads: int = Field(default=1, ge=1)
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"https", "http"} or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(
+                f"CLEARANCE_PUBLIC_URL {value!r} is not a base URL: give scheme and host, optionally a path, "
+                "without query or fragment (e.g. https://clearance.example.com)"
+            )
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -19,7 +19,7 @@ from access_index.directory import SnapshotStore, open_snapshot_store
 from access_index.errors import ClearanceError, IndexLockedError
 from access_index.index import ChunkIndex, index_exists, open_index
 from access_index.settings import Settings
-from access_index.sources import SourceRecord, list_sources
+from access_index.sources import SourceRecord, scan_sources
 from access_index.storage import open_storage
 
 
@@ -82,11 +82,12 @@ def collect_status(settings: Settings) -> Status:
     else:
         index = _embedded_status(settings)
         directory = _directory_status(settings, open_snapshot_store(settings))
-    try:
-        sources = [_source_status(record) for record in list_sources(settings)]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        return Status(index, directory, [], f"cannot read the source registry {settings.paths.sources_dir}: {error}")
-    return Status(index, directory, sources)
+    # Every readable record is shown; an unreadable one is named with its fix, never hidden or fatal.
+    scan = scan_sources(settings)
+    problem = "; ".join(scan.problems) if scan.problems else None
+    if problem is not None:
+        problem = f"cannot read the source registry {settings.paths.sources_dir}: {problem}"
+    return Status(index, directory, [_source_status(record) for record in scan.records], problem)
 
 
 def _embedded_status(settings: Settings) -> IndexStatus:

@@ -90,7 +90,7 @@ def write_cost(chunks: int = 256, dimension: int = 384, repeats: int = 5) -> dic
     """What `serve` does for one ingest batch arriving on the socket, median of `repeats`: parse the frame,
     check and decode it, build the points (the step a direct write does in the ingest process)."""
     from access_index.index import Chunk
-    from access_index.index.chunk import point_parts
+    from access_index.index.chunk import prepare_points
     from access_index.index.wire import METHODS
 
     rng = np.random.default_rng(0)
@@ -124,7 +124,7 @@ def write_cost(chunks: int = 256, dimension: int = 384, repeats: int = 5) -> dic
         parsed = time.perf_counter()
         args = upsert.decode_args(request["args"])
         decoded = time.perf_counter()
-        point_parts(*args)
+        prepare_points(*args)
         parse.append(parsed - started)
         decode.append(decoded - parsed)
         build.append(time.perf_counter() - decoded)

@@ -17,6 +17,7 @@ from tests.support.hashing_embedder import HashingEmbedder
 from tests.support.served_index import serving
 
 DIRECTORY = """\
+issuer: urn:clearance:dev-issuer
 version: 1
 groups: [{id: g-eng, path: /eng}]
 roles: []
@@ -118,4 +119,5 @@ def test_an_unreadable_source_registry_is_reported_not_hidden(
 ) -> None:
     (ingested / "sources" / "broken.json").write_text("{not json", encoding="utf-8")
     found = status(ingested, capsys)
-    assert found["sources"] == [] and "cannot read the source registry" in found["sources_problem"]
+    assert "cannot read the source registry" in found["sources_problem"] and "broken.json" in found["sources_problem"]
+    assert [source["name"] for source in found["sources"]] == ["wiki"]  # the readable record is still shown

@@ -120,7 +120,9 @@ def test_audit_records_every_search_and_read_with_granting_principal(
     assert record["event"] == "search" and record["tenant"] == "default" and record["agents"] == ["test-agent"]
     assert record["issuer"] == issuer.url and record["subject"]
     assert record["request_id"] == response.json()["request_id"] == response.headers["x-request-id"]
-    assert record["client_request_id"] is None and record["transport"] == "rest" and record["mode"] == "semantic"
+    assert (
+        record["client_request_id"] is None and record["transport"] == "rest" and record["mode"] == "hybrid"
+    )  # the default mode
     assert "query" not in record and len(record["query_sha256"]) == 64 and record["top_k"] == 2
     assert [r["chunk_id"] for r in record["results"]] == [r["chunk_id"] for r in results]
     granted = {r["document_id"]: r["granted_by"] for r in record["results"]}
