@@ -17,6 +17,7 @@ access_index/cli.py.
     ├── InvalidTokenError                invalid_token         401  no or bad token (`reason`: a word for metrics)
     ├── KeysUnavailableError             idp_keys_unavailable  503  an issuer's signing keys cannot be fetched
     ├── AccessDeniedError                access_denied         403  authenticated, but may read nothing here
+    ├── NotFoundError                    not_found             404  no such document, or not the caller's (alike)
     ├── RateLimitedError                 rate_limited          429  too many requests for a subject or an agent
     ├── RequestTooLargeError             request_too_large     413  a body beyond CLEARANCE_MAX_REQUEST_BYTES
     ├── SearchTimeoutError               search_timeout        503  a search beyond CLEARANCE_SEARCH_TIMEOUT_SECONDS
@@ -147,6 +148,15 @@ class AccessDeniedError(ClearanceError):
     code = "access_denied"
     status = 403
     title = "Access denied"
+    public = True
+
+
+class NotFoundError(ClearanceError):
+    """A document that does not exist and one the caller may not read get this same answer."""
+
+    code = "not_found"
+    status = 404
+    title = "Not found"
     public = True
 
 

@@ -7,6 +7,10 @@ matches gets no ACL and is not indexed (fail closed).
 Globs are matched against the POSIX path relative to the source's recorded root, in the one grammar of
 access_index/globs.py (`*` and `?` inside one segment, `**` across segments, `[...]` classes); a glob outside
 it is refused at load with the rule's number and line, never guessed at.
+
+A manifest may instead delegate to the IAM: `source: keycloak` and no `rules`. Its documents' ACLs then come
+from the compiled Keycloak Authorization Services model (access_index/authz_model.py), through the provider
+that access_index/acl_provider.py picks for it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ SUPPORTED_VERSION = 1
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _RULE_KEYS = {"paths", "allow", "deny", "labels"}
-_TOP_KEYS = {"version", "tenant", "uri_base", "rules"}
+_TOP_KEYS = {"version", "tenant", "uri_base", "rules", "source"}
+DELEGATES = ("keycloak",)  # the values of `source:`: where a delegating manifest's ACLs come from
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class Manifest:
     rules: tuple[Rule, ...]
     # Principals written in an old spelling, read as what they meant: "file:line: 'old' ... 'new'".
     warnings: tuple[str, ...] = ()
+    # `source: keycloak`: no rules here, the ACLs come from the IAM (access_index/acl_provider.py).
+    delegate: str | None = None
     # Where the source's root is published (access_index/links.py); --uri-base and CLEARANCE_URI_BASE override it.
     uri_base: str | None = None
 
@@ -111,6 +118,15 @@ class Manifest:
                 passed_over=tuple(passed_over),
             )
         return AclExplanation("manifest", relpath, None, passed_over=tuple(passed_over))
+
+
+def label_problem(key: str, value: str) -> str | None:
+    """Why a label cannot be stored (manifest labels and Keycloak resource attributes alike), or None."""
+    if not _LABEL_KEY.match(key):
+        return f"label key {key!r} must be letters, digits, '_', '.' or '-'"
+    if not value or any(ch in value for ch in "\n\r\x00"):
+        return f"label {key!r} needs a non-empty single-line value"
+    return None
 
 
 def is_valid_tenant(tenant: str) -> bool:
@@ -156,6 +172,8 @@ class _Reader:
             tenant = self.scalar(top["tenant"])
             if not _TENANT.match(tenant):
                 raise self.fail(top["tenant"], f"tenant {tenant!r} must be letters, digits, '.', '_' or '-'")
+        if "source" in top:
+            return self.delegating(top, tenant)
         uri_base: str | None = None
         if "uri_base" in top:
             try:
@@ -166,7 +184,17 @@ class _Reader:
         if not isinstance(rules_node, yaml.SequenceNode) or not rules_node.value:
             raise self.fail(rules_node or root, "'rules' must be a non-empty list of rules (paths, allow, ...)")
         rules = tuple(self.rule(node, number) for number, node in enumerate(rules_node.value, start=1))
-        return Manifest(self.path, tenant, rules, tuple(self.warnings), uri_base)
+        return Manifest(self.path, tenant, rules, tuple(self.warnings), uri_base=uri_base)
+
+    def delegating(self, top: dict[str, yaml.Node], tenant: str | None, uri_base: str | None) -> Manifest:
+        source = self.scalar(top["source"])
+        if source not in DELEGATES:
+            raise self.fail(top["source"], f"source {source!r} is unknown: write 'source: keycloak' or use 'rules:'")
+        if "rules" in top:
+            raise self.fail(
+                top["rules"], f"'source: {source}' takes the ACLs from the IAM: remove 'rules' (or remove 'source')"
+            )
+        return Manifest(self.path, tenant, (), tuple(self.warnings), uri_base=uri_base, delegate=source)
 
     def rule(self, node: yaml.Node, number: int) -> Rule:
         if not isinstance(node, yaml.MappingNode):
@@ -253,9 +281,8 @@ class _Reader:
         labels: dict[str, str] = {}
         for key_node, value_node in node.value:
             key, value = self.scalar(key_node), self.scalar(value_node)
-            if not _LABEL_KEY.match(key):
-                raise self.fail(key_node, f"label key {key!r} must be letters, digits, '_', '.' or '-'")
-            if not value or any(ch in value for ch in "\n\r\x00"):
-                raise self.fail(value_node, f"label {key!r} needs a non-empty single-line value")
+            problem = label_problem(key, value)
+            if problem is not None:
+                raise self.fail(key_node if not _LABEL_KEY.match(key) else value_node, problem)
             labels[key] = value
         return labels

@@ -8,6 +8,7 @@ run/                    0700: only the data dir's owner may enter (embedded engi
     index.sock          0600: `serve` takes the index operations of `ingest` and `acl-sync` here
 directory/
     snapshot.json       the last good directory snapshot (embedded engine; a side collection on a server)
+    authz.json          the last good compiled Keycloak Authorization Services model (`source: keycloak`)
     sync.lock           one ACL sync at a time
     acl_sync.prom       the last sync's metrics (node_exporter textfile)
 sources/                the source registry (access_index/sources.py)
@@ -69,6 +70,10 @@ class DataPaths:
     @property
     def directory_snapshot(self) -> Path:
         return self.directory_dir / "snapshot.json"
+
+    @property
+    def authz_model(self) -> Path:
+        return self.directory_dir / "authz.json"
 
     @property
     def sync_lock(self) -> Path:

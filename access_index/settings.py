@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
@@ -74,6 +75,8 @@ class Settings(BaseSettings):
     keycloak_client_secret: str | None = None
     # The realm's issuer as its tokens carry it (differs from KEYCLOAK_URL behind a proxy).
     keycloak_issuer: str | None = None
+    # The resource-server client whose Authorization Services hold source ACLs (`source: keycloak` manifests).
+    keycloak_authz_client: str | None = None
     directory_file: Path | None = None
     acl_sync_interval: int = Field(default=300, ge=0)
     # Past this age of the last good directory sync, group and role grants fail closed (503).
@@ -95,6 +98,9 @@ class Settings(BaseSettings):
     # Service.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # The base URL agents reach `serve` at (behind a proxy: the proxy's): names the MCP endpoint's resource
+    # (`<public_url>/mcp`) in its OAuth protected resource metadata. Unset: taken from each request's Host.
+    public_url: str | None = None
     agent_policy_file: Path | None = None
     # What an agent without a policy may read: "allow" = whatever its user may read, "deny" = nothing.
     unknown_agent_policy: Literal["allow", "deny"] = "allow"
@@ -131,6 +137,19 @@ class Settings(BaseSettings):
             raise ValueError(f"not a usable link base for `ingest --uri-base` ({problem}): {BASE_FIX}")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"https", "http"} or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(
+                f"CLEARANCE_PUBLIC_URL {value!r} is not a base URL: give scheme and host, optionally a path, "
+                "without query or fragment (e.g. https://clearance.example.com)"
+            )
+        return value.rstrip("/")
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.qdrant_api_key and not self.qdrant_url:
@@ -152,6 +171,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CLEARANCE_KEYCLOAK_ISSUER is set but CLEARANCE_KEYCLOAK_URL is not: it names the issuer of the "
                 "Keycloak directory's tokens; set the CLEARANCE_KEYCLOAK_* variables or unset it"
+            )
+        if self.keycloak_authz_client and not given:
+            raise ValueError(
+                "CLEARANCE_KEYCLOAK_AUTHZ_CLIENT is set but CLEARANCE_KEYCLOAK_URL is not: the sync reads the "
+                "client's Authorization Services through the CLEARANCE_KEYCLOAK_* connection; set those or unset it"
             )
         if given and self.directory_file is not None:
             raise ValueError(

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from access_index.authz_model import AuthzModel
 from acl_sync.changes import DirectoryChanges
 from acl_sync.source_acls import SourceRefresh
 
 Outcome = Literal["ok", "failed", "skipped"]
 # What part of a sync a problem stopped: it labels clearance_acl_sync_errors_total.
-Stage = Literal["store", "pull", "sources", "busy"]
+Stage = Literal["store", "pull", "authz", "sources", "busy"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class SyncReport:
     warnings: tuple[str, ...] = ()
     # Worst case from an IAM change to its effect for this sync: now minus the previous pull's start.
     revocation_latency_bound_seconds: float | None = None
+    # The Keycloak Authorization Services model compiled by this sync (None: not configured, or the pull failed
+    # and the last good model stayed).
+    authz: AuthzModel | None = None
+    authz_seconds: float = 0.0  # its pull (with retries), compilation and save
     directory_seconds: float = 0.0  # pull (with retries) and snapshot swap
     sources_seconds: float = 0.0  # source ACL refresh: scan and payload rewrites
     # How the index was reached: "direct", "via clearance serve (pid N)", "Qdrant server"; None: not opened.
@@ -67,6 +72,7 @@ class SyncReport:
                 "changes": self.changes.to_dict() if self.changes else None,
                 "revocation_latency_bound_seconds": self.revocation_latency_bound_seconds,
             },
+            "authz": _authz_dict(self.authz, self.authz_seconds),
             "sources": [source.to_dict() for source in self.sources],
             "index": self.index_route,
             "chunks_updated": self.chunks_updated,
@@ -80,6 +86,11 @@ class SyncReport:
         if self.snapshot_version is not None:
             changed = self.changes.total if self.changes else 0
             parts.append(f"directory v{self.snapshot_version} from {self.directory_source} ({changed} changes)")
+        if self.authz is not None:
+            parts.append(
+                f"Keycloak authorization of {self.authz.client!r}: {len(self.authz.resources)} resources, "
+                f"{len(self.authz.unsupported)} without an ACL"
+            )
         if self.sources:
             documents = sum(source.documents_changed for source in self.sources)
             parts.append(f"{len(self.sources)} sources: {documents} documents / {self.chunks_updated} chunks re-ACLed")
@@ -94,3 +105,19 @@ class SyncReport:
             more = f" (+{len(self.warnings) - 1} more)" if len(self.warnings) > 1 else ""
             parts.append(f"warning: {self.warnings[0]}{more}")
         return ", ".join(parts)
+
+
+def _authz_dict(model: AuthzModel | None, seconds: float) -> dict[str, Any] | None:
+    """The compiled model in the report: each resource without an ACL by name, with its permissions and why."""
+    if model is None:
+        return None
+    return {
+        "client": model.client,
+        "pulled_at": model.pulled_at,
+        "seconds": round(seconds, 3),
+        "resources": len(model.resources),
+        "unsupported": [
+            {"resource": r.name, "id": r.id, "permissions": list(r.permissions), "reason": r.reason}
+            for r in model.unsupported
+        ],
+    }

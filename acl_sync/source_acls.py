@@ -10,6 +10,10 @@ label_kv, acl_hash) are rewritten, in place: vectors and text are never touched,
   id by an ingest before sources were keyed by tenant and root) gets an empty allow list too, and fails the
   sync by name: the record's manifest was not written for it, and re-tagging it could widen its ACL.
 - A source whose manifest no longer loads is left as it is and fails the sync.
+- A `source: keycloak` source takes its ACLs from the compiled Keycloak model the sync saved just before
+  (access_index/acl_provider.py): a document no resource covers, or whose resource has no ACL Clearance can
+  express, gets an empty allow list like an unmatched one; without a saved model the source is left as it is
+  and fails the sync.
 - An indexed (tenant, source) without a record is left as it is and fails the sync by name: no manifest
   change can reach its documents until it is ingested again. Found by probing for one chunk outside the
   known pairs at a time, so the cost is one small query per pair found (plus one per source name).
@@ -23,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from access_index.acl_provider import NO_MODEL, KeycloakAcls, acl_provider
 from access_index.document_acl import DocumentAcl
 from access_index.errors import ClearanceError, NoCollectionError
 from access_index.index import AnyOf, Chunk, ChunkIndex, Filter, source_filter
 from access_index.manifest import load_manifest
+from access_index.paths import DataPaths
 from access_index.settings import Settings
 from access_index.sources import SourceKey, SourceRecord, scan_sources
 
@@ -84,7 +90,7 @@ def refresh_all_sources(settings: Settings, index: ChunkIndex) -> list[SourceRef
     except OSError as error:
         return [SourceRefresh(REGISTRY, REGISTRY, error=f"cannot read the source registry: {error}")]
     refreshes = [SourceRefresh(REGISTRY, REGISTRY, error=problem) for problem in scan.problems]
-    refreshes.extend(refresh_source(record, index) for record in scan.records)
+    refreshes.extend(refresh_source(record, index, settings.paths) for record in scan.records)
     try:
         unrecorded = unrecorded_sources(index, [record.key for record in scan.records])
         counted = [(key, index.count(source_filter(*key))) for key in unrecorded]
@@ -131,12 +137,16 @@ def _first(index: ChunkIndex, where: Filter) -> Chunk | None:
     return next(iter(index.scroll(where, fields=["tenant", "source"], batch=1)), None)
 
 
-def refresh_source(record: SourceRecord, index: ChunkIndex) -> SourceRefresh:
-    """Compare each document's stored acl_hash with its manifest rule now; rewrite the ones that differ."""
+def refresh_source(record: SourceRecord, index: ChunkIndex, paths: DataPaths) -> SourceRefresh:
+    """Compare each document's stored acl_hash with its ACL now (manifest rule or Keycloak resource); rewrite
+    the ones that differ."""
     try:
-        manifest = load_manifest(Path(record.manifest))
+        provider = acl_provider(load_manifest(Path(record.manifest)), paths, record.name)
     except ClearanceError as error:
         return SourceRefresh(record.name, record.tenant, error=f"manifest not applied, ACLs left as they were: {error}")
+    if isinstance(provider, KeycloakAcls) and provider.model is None:
+        message = NO_MODEL.format(path=provider.model_path)
+        return SourceRefresh(record.name, record.tenant, error=f"ACLs left as they were: {message}")
     scope = source_filter(record.tenant, record.name)
     fields = ["document_id", "acl_hash", "chunk_index", "uri"]
     try:
@@ -156,12 +166,11 @@ def refresh_source(record: SourceRecord, index: ChunkIndex) -> SourceRefresh:
         for document_id, document in sorted(documents.items()):
             if not all(record.holds(document_id, uri) for uri in document.uris):
                 outside.append(document_id)
-                rule = None
+                acl = NO_ACL
             else:
-                rule = manifest.rule_for(document_id[len(prefix) :])
-                if rule is None:
+                acl = provider.acl_for(document_id[len(prefix) :]).acl or NO_ACL
+                if acl is NO_ACL:
                     unmatched.append(document_id)
-            acl = DocumentAcl.from_rule(rule) if rule is not None else NO_ACL
             if document.hashes != {acl.acl_hash}:
                 pending[acl.acl_hash].append(document_id)
                 acls[acl.acl_hash] = acl
@@ -192,5 +201,5 @@ def refresh_source(record: SourceRecord, index: ChunkIndex) -> SourceRefresh:
         unmatched=tuple(unmatched),
         outside_roots=tuple(outside),
         error=problem,
-        warnings=manifest.warnings,
+        warnings=provider.warnings,
     )

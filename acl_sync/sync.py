@@ -2,9 +2,10 @@
 
 A sync: take the lock → pull the directory (with retries) → build the next snapshot on top of the last
 good one (group and name bindings and tombstones carried, `--release` applied) → swap it in atomically →
-refresh the sources' ACLs.
-A failed or incomplete pull leaves the last good snapshot in place; it ages, and past
-CLEARANCE_DIRECTORY_MAX_AGE the service fails closed on group and role grants.
+with CLEARANCE_KEYCLOAK_AUTHZ_CLIENT, pull and compile its Authorization Services (acl_sync/authz_pull.py,
+acl_sync/authz_compile.py) and save the model → refresh the sources' ACLs.
+A failed or incomplete pull leaves the last good snapshot (and the last good authorization model) in place;
+the snapshot ages, and past CLEARANCE_DIRECTORY_MAX_AGE the service fails closed on group and role grants.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
+from access_index.authz_model import AuthzModel, save_authz_model
 from access_index.directory import DirectorySnapshot, SnapshotStore, build_snapshot, names_of, open_snapshot_store
 from access_index.errors import DirectoryError, SyncBusyError
 from access_index.index import ChunkIndex
 from access_index.settings import Settings
+from acl_sync.authz_compile import compile_model
+from acl_sync.authz_pull import pull_authz
 from acl_sync.changes import DirectoryChanges, diff_snapshots
 from acl_sync.directory_source import DirectorySource, open_directory_source
+from acl_sync.keycloak_source import KeycloakSource
 from acl_sync.lock import sync_lock
 from acl_sync.metrics import SyncMetrics
 from acl_sync.report import Outcome, SyncProblem, SyncReport
@@ -77,6 +83,8 @@ class _Sync:
         source = self.options.source or open_directory_source(self.settings)
         directory = self.directory(source) if source is not None else None
         directory_done = time.monotonic()
+        authz = self.authz()
+        authz_done = time.monotonic()
         sources: tuple[SourceRefresh, ...] = ()
         if self.index is not None:
             sources = tuple(refresh_all_sources(self.settings, self.index))
@@ -96,13 +104,41 @@ class _Sync:
             errors=tuple(self.errors),
             warnings=(
                 *(directory.warnings if directory else self.idle_warning(source)),
+                *(_unsupported(authz) if authz else ()),
                 *(warning for refreshed in sources for warning in refreshed.warnings),
             ),
             revocation_latency_bound_seconds=directory.latency_bound if directory else None,
+            authz=authz,
+            authz_seconds=authz_done - directory_done,
             directory_seconds=directory_done - self.started,
-            sources_seconds=sources_done - directory_done,
+            sources_seconds=sources_done - authz_done,
             index_route=self.index.route if self.index is not None else None,
         )
+
+    def authz(self) -> AuthzModel | None:
+        """Pull and compile the Authorization Services of CLEARANCE_KEYCLOAK_AUTHZ_CLIENT and save the model;
+        on any failure the last good model stays (and keeps governing its sources) and the sync fails."""
+        client = self.settings.keycloak_authz_client
+        if not client:
+            return None
+        options = self.options
+        source = KeycloakSource.from_settings(self.settings)
+        try:
+            attempted = with_retries(
+                partial(pull_authz, source, client),
+                options.backoff,
+                on_retry=lambda attempt, error: log.warning("authorization pull attempt %d failed: %s", attempt, error),
+                sleep=options.sleep,
+            )
+            model = compile_model(attempted.value)
+            save_authz_model(self.settings.paths.authz_model, model)
+        except DirectoryError as error:
+            self.errors.append(SyncProblem("authz", f"Keycloak authorization (last good ACLs kept): {error}"))
+            return None
+        except OSError as error:
+            self.errors.append(SyncProblem("authz", f"cannot save the Keycloak authorization model: {error}"))
+            return None
+        return model
 
     @staticmethod
     def idle_warning(source: DirectorySource | None) -> tuple[str, ...]:
@@ -152,6 +188,14 @@ class _Sync:
             *_unowned_names(snapshot),
         )
         return _DirectoryResult(snapshot, attempted.attempts, diff_snapshots(previous, snapshot), warnings, bound)
+
+
+def _unsupported(model: AuthzModel) -> list[str]:
+    """One warning per resource whose permissions Clearance cannot express: its documents are read by nobody."""
+    return [
+        f"Keycloak {resource.label}: no ACL, its documents are read by nobody: {resource.reason}"
+        for resource in model.unsupported
+    ]
 
 
 def _unowned_paths(snapshot: DirectorySnapshot, limit: int = 20) -> list[str]:

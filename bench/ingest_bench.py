@@ -39,6 +39,7 @@ from typing import Any
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+from access_index.acl_provider import ManifestAcls
 from access_index.embedder import load_embedder
 from access_index.index import open_index, source_filter
 from access_index.manifest import load_manifest
@@ -234,7 +235,7 @@ def overhead(corpus: Path, rounds: int) -> dict[str, Any]:
 def _job(corpus: Path, data_dir: Path, settings: Settings, dry_run: bool = False) -> IngestJob:
     return IngestJob(
         scopes=own_scopes([corpus]),
-        manifest=load_manifest(data_dir.parent / "acl.yaml"),
+        acls=ManifestAcls(load_manifest(data_dir.parent / "acl.yaml")),
         source="bench",
         tenant="bench",
         policy="quarantine",

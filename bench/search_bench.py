@@ -7,13 +7,18 @@ groups (plus some `authenticated`), so every search runs the real access filter.
 sentences embedded by the server's real model. Prints p50/p99 latency and searches/s at 1, 8, 32 callers,
 per search mode (hybrid, semantic, keyword; every chunk also has its BM25 vector).
 
+`--mcp-calls N` then times the same searches over MCP and over REST against the same serve: one caller (one
+token), the query and mode alike, the two transports alternating call by call; MCP calls go through the SDK's
+own client (`ClientSession.call_tool`, one initialized stateless session kept open, as an agent host does).
+It prints p50/p99 of each and the difference: the per-call cost of MCP over REST.
+
 The audit's own cost per search is timed apart first (it is well under the noise of a loaded HTTP run):
 `AuditLog.append` of the record a top_k=8 search writes, on the data dir's disk, for each
 CLEARANCE_AUDIT_FSYNC setting, by one caller and by 8 threads at once. `--audit-fsync` sets the served
 process's setting, so HTTP runs with fsync on and off can be compared as well.
 
     python bench/search_bench.py [--chunks 100000] [--seconds 20] [--modes hybrid,semantic,keyword]
-                                 [--audit-fsync record|interval|never]
+                                 [--audit-fsync record|interval|never] [--mcp-calls 300]
     python bench/search_bench.py --audit-only
     python bench/search_bench.py --tiny --data-dir /tmp/search-tiny   # every step at a toy size (CI runs it)
 
@@ -257,6 +262,51 @@ async def load(
     return latencies, errors
 
 
+async def transport_overhead(url: str, token: str, queries: list[str], calls: int, mode: str) -> dict[str, list[float]]:
+    """Seconds per search over REST and over MCP, alternating, same caller, query and mode (one at a time)."""
+    import httpx2
+    from mcp.client.session import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"Authorization": f"Bearer {token}"}
+    timings: dict[str, list[float]] = {"rest": [], "mcp": []}
+    picker = random.Random(7)
+    async with (
+        httpx.AsyncClient(timeout=30) as rest,
+        httpx2.AsyncClient(headers=headers, timeout=30) as client,
+        streamable_http_client(f"{url}/mcp", http_client=client) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        await session.list_tools()  # the host lists once; call_tool then validates against the output schema
+        for number in range(calls):
+            body = {"query": picker.choice(queries), "top_k": 8, "mode": mode}
+            order = ("rest", "mcp") if number % 2 == 0 else ("mcp", "rest")
+            for transport in order:
+                started = time.perf_counter()
+                if transport == "rest":
+                    response = await rest.post(f"{url}/v1/search", json=body, headers=headers)
+                    ok = response.status_code == 200
+                else:
+                    result = await session.call_tool("search", body)
+                    ok = not getattr(result, "is_error", True)
+                if not ok:
+                    raise SystemExit(f"a {transport} search failed")
+                timings[transport].append(time.perf_counter() - started)
+    return timings
+
+
+def print_overhead(timings: dict[str, list[float]], mode: str) -> None:
+    ms = {transport: np.array(values) * 1000 for transport, values in timings.items()}
+    print(f"MCP over REST, {mode}, one caller, {len(ms['rest'])} searches each, load {os.getloadavg()[0]:.1f}")
+    print(f"{'transport':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for transport in ("rest", "mcp"):
+        print(f"{transport:>9} {np.percentile(ms[transport], 50):>8.1f} {np.percentile(ms[transport], 99):>8.1f}")
+    p50 = np.percentile(ms["mcp"], 50) - np.percentile(ms["rest"], 50)
+    p99 = np.percentile(ms["mcp"], 99) - np.percentile(ms["rest"], 99)
+    print(f"{'mcp-rest':>9} {p50:>+8.1f} {p99:>+8.1f}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=100_000)
@@ -269,6 +319,7 @@ def main() -> int:
     parser.add_argument("--audit-fsync", default="record", choices=["record", "interval", "never"])
     parser.add_argument("--audit-records", type=int, default=2000, help="appends per setting in the audit timing")
     parser.add_argument("--audit-only", action="store_true", help="only the audit timing (no index, no server)")
+    parser.add_argument("--mcp-calls", type=int, default=0, help="searches per transport in the MCP-over-REST timing")
     parser.add_argument(
         "--tiny", action="store_true", help="every step at a toy size, in seconds (figures meaningless)"
     )
@@ -317,6 +368,9 @@ def main() -> int:
                     f"{np.percentile(ms, 99):>8.1f} {len(latencies) / wall:>11.1f}",
                     flush=True,
                 )
+        if args.mcp_calls > 0:
+            for mode in args.modes.split(","):
+                print_overhead(asyncio.run(transport_overhead(url, tokens[0], queries, args.mcp_calls, mode)), mode)
     finally:
         server.terminate()
         server.wait(timeout=30)

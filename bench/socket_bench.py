@@ -42,6 +42,7 @@ CALLERS = 8
 
 def worker(args: argparse.Namespace) -> int:
     """One ingest of the corpus, timed from the first file to the last write; one JSON line on stdout."""
+    from access_index.acl_provider import ManifestAcls
     from access_index.embedder import load_embedder
     from access_index.index import open_index
     from access_index.manifest import load_manifest
@@ -59,7 +60,7 @@ def worker(args: argparse.Namespace) -> int:
         index.ensure_collection(embedder.info)
         job = IngestJob(
             scopes=own_scopes([args.corpus]),
-            manifest=load_manifest(args.corpus.parent / "acl.yaml"),
+            acls=ManifestAcls(load_manifest(args.corpus.parent / "acl.yaml")),
             source=args.source,
             tenant="bench",
             policy="quarantine",

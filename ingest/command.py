@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from access_index.acl_provider import acl_provider
 from access_index.embedder import Embedder, load_embedder, open_embedder
 from access_index.errors import ConfigError, DocumentError, IndexUnavailableError
 from access_index.index import ChunkIndex, index_exists, open_index
@@ -63,12 +64,14 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     flags = {"attach_root": bool(args.attach_root), "replace_manifest": bool(args.replace_manifest)}
     # Checked before the index and the model are opened, so a refused run fails in a moment.
     binding = bind(paths, Path(args.acl), tenant, source, records, link=link, **flags)
+    # A `source: keycloak` manifest reads the model the last acl-sync compiled; none yet → no ACLs (no_acl).
+    acls = acl_provider(manifest, settings.paths, source)
     if args.explain:
-        print(render(explain(manifest, binding.record, binding.scopes, binding.changes), bool(args.json)))
+        print(render(explain(acls, binding.record, binding.scopes, binding.changes), bool(args.json)))
         return 0
     job = IngestJob(
         scopes=binding.scopes,
-        manifest=manifest,
+        acls=acls,
         source=source,
         tenant=tenant,
         policy=settings.hidden_text_policy,

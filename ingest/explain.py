@@ -1,9 +1,10 @@
-"""`clearance ingest --explain PATH...`: which ACL rule each file would get, and why, without the model and
+"""`clearance ingest --explain PATH...`: which ACL each file would get, and why, without the model and
 without writing anything (no index, no registry record, no quarantine report).
 
 Files are found and named exactly as an ingest run would (ingest/discovery.py, ids relative to the source's
-recorded root), and each is explained by its ACL provider (`Manifest.explain`, access_index/acl_explanation.py):
-the rule that decides (first match wins) and every earlier rule that did not match, or that none does.
+recorded root), and each is explained by its source's ACL provider (access_index/acl_provider.py, in the shape
+of access_index/acl_explanation.py): for a manifest, the rule that decides (first match wins) and every earlier
+rule that did not match; for `source: keycloak`, the resource and permission that gave the ACL, or why none did.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from access_index.acl_explanation import AclExplanation
-from access_index.manifest import Manifest
+from access_index.acl_provider import AclProvider
 from access_index.sources import SourceRecord
 from ingest.discovery import Scope, discover
 from ingest.formats import is_supported
@@ -58,7 +59,7 @@ class Explanation:
 
 
 def explain(
-    manifest: Manifest, record: SourceRecord, scopes: tuple[Scope, ...], changes: tuple[str, ...]
+    acls: AclProvider, record: SourceRecord, scopes: tuple[Scope, ...], changes: tuple[str, ...]
 ) -> Explanation:
     """Explain every file under `scopes` as a run of `record`'s source would see it."""
     discovery = discover(scopes)
@@ -68,12 +69,13 @@ def explain(
     ]
     for found in discovery.files:
         document = f"{record.name}/{found.relpath}"
-        decided = manifest.explain(found.relpath)
+        decided = acls.explain(found.relpath)
         if not is_supported(found.path):
             reason = f"unsupported file type {found.path.suffix or '(none)'!r}"
             files.append(ExplainedFile(document, "skipped", reason, decided))
         elif decided.decision == "no_acl":
-            files.append(ExplainedFile(document, "no_acl", "no rule matches, so the file is not indexed", decided))
+            why = "no rule matches" if decided.provider == "manifest" else acls.acl_for(found.relpath).reason
+            files.append(ExplainedFile(document, "no_acl", f"{why}, so the file is not indexed", decided))
         else:
             files.append(ExplainedFile(document, "indexed", None, decided))
     files.sort(key=lambda item: item.document)
@@ -84,9 +86,12 @@ def render(explanation: Explanation, as_json: bool) -> str:
     if as_json:
         return json.dumps(explanation.to_dict(), ensure_ascii=False)
     record = explanation.record
+    keycloak = any(item.explanation and item.explanation.provider == "keycloak" for item in explanation.files)
     lines = [
         f"{record.label}: root {', '.join(record.roots)}; manifest {record.manifest}",
-        "rules are tried in order and the first whose glob matches the path (relative to the root) decides",
+        "Keycloak resources whose URIs match <source>/<path> decide, when they agree"
+        if keycloak
+        else "rules are tried in order and the first whose glob matches the path (relative to the root) decides",
     ]
     lines.extend(f"note: {change} (nothing is recorded by --explain)" for change in explanation.changes)
     for item in explanation.files:
@@ -96,7 +101,9 @@ def render(explanation: Explanation, as_json: bool) -> str:
         acl = item.explanation
         if acl is None:
             continue
-        if acl.decided_by is None:
+        if acl.decided_by is None and item.status == "no_acl":
+            lines.append(f"    no_acl: {item.reason}")
+        elif acl.decided_by is None:
             lines.append("    no_acl: no rule matches, so the file is not indexed")
         else:
             lines.append(f"    {acl.decided_by.label}: {acl.decided_by.reason}")

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from access_index.acl_provider import AclProvider
 from access_index.document_acl import DocumentAcl
-from access_index.manifest import Manifest
 from ingest.discovery import FoundFile, Scope
 from ingest.formats import is_supported
 from ingest.limits import ParseLimits
@@ -41,7 +41,7 @@ class IngestJob:
     """Everything one run needs besides the index and the model."""
 
     scopes: tuple[Scope, ...]  # the PATHs given, each with the source root it lies in (ingest/binding.py)
-    manifest: Manifest
+    acls: AclProvider  # the source's manifest rules or Keycloak resources (access_index/acl_provider.py)
     source: str
     tenant: str
     policy: Policy
@@ -119,15 +119,15 @@ def plan(job: IngestJob, files: Sequence[FoundFile], state: Mapping[str, Indexed
             reason = f"unsupported file type {found.path.suffix or '(none)'!r}"
             result.settled.append(Outcome(document_id, "skipped", reason))
             continue
-        rule = job.manifest.rule_for(found.relpath)
-        if rule is None:
-            reason = "no ACL rule matches this path"
+        verdict = job.acls.acl_for(found.relpath)
+        if verdict.acl is None:
+            reason = verdict.reason or "no ACL"
             if existing is not None:
                 reason += f"; its indexed copy {would} removed"
                 result.removals.append(document_id)
             result.settled.append(Outcome(document_id, "no_acl", reason))
             continue
-        result.candidates.append(Candidate(found, document_id, DocumentAcl.from_rule(rule), existing))
+        result.candidates.append(Candidate(found, document_id, verdict.acl, existing))
     return result
 
 

@@ -2,7 +2,9 @@
 builds the `Services` every request uses (retrieval/deps.py).
 
 A request then goes: middleware (request id, size limit) → deps.authenticate (token → Identity) →
-routes (narrowings → search.SearchService → audit record → response); errors leave through errors.py.
+routes → reading (narrowings → search.SearchService → audit record → response); errors leave through
+errors.py. `/mcp` (retrieval/mcp/) takes the same steps for MCP tool calls; its SDK session manager runs
+in this lifespan.
 One index and one model per process. On the embedded engine `serve` holds the shard and opens the index
 socket (access_index/index/socket_server.py), through which `ingest` and `acl-sync` write beside it.
 """
@@ -14,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from access_index.directory import SnapshotStore, open_snapshot_store
 from access_index.embedder import Embedder, load_embedder, open_embedder
@@ -34,6 +37,8 @@ from retrieval.batcher import QueryBatcher
 from retrieval.caller import DirectoryPolicy
 from retrieval.deps import Services
 from retrieval.errors import install_error_handlers
+from retrieval.mcp import McpEndpoint, resource_metadata_router
+from retrieval.mcp.resource import MCP_PATH
 from retrieval.metrics import Metrics, create_metrics
 from retrieval.middleware import RequestMiddleware
 from retrieval.ratelimit import RateLimiter
@@ -81,6 +86,7 @@ def create_app(
             default_key_file(development=False),
         )
     directory_required = settings.uses_keycloak or settings.directory_file is not None
+    mcp_endpoint = McpEndpoint(settings)
     issuer = directory_issuer(settings)  # ConfigError: a directory file that names no issuer among several
     if issuer is not None and issuer not in settings.trusted_issuers:
         log.warning("the directory answers for issuer %s, which is not trusted here: it answers no request", issuer)
@@ -125,7 +131,8 @@ def create_app(
             await _prefetch_keys(verifier)
             if run_sync:
                 scheduler = _start_sync(settings, opened, store, metrics)
-            yield
+            async with mcp_endpoint.running():
+                yield
         finally:
             if backfill is not None:
                 backfill.stop()
@@ -146,10 +153,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.state.settings = settings
     app.add_middleware(RequestMiddleware, metrics=metrics, max_request_bytes=settings.max_request_bytes)
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(health.router)
+    app.include_router(resource_metadata_router)
+    # A plain route, not a mount: `/mcp` itself is the endpoint (a mount would redirect it to `/mcp/`).
+    app.router.routes.append(Route(MCP_PATH, mcp_endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False))
     return app
 
 

@@ -1,8 +1,10 @@
 """What a request depends on: the process's services, and the authenticated caller (token → Identity).
 
-`authenticate` is the FastAPI dependency every reading route takes: verify the bearer token
-(retrieval/tokens.py), resolve the caller's principals (retrieval/caller.py), spend one request of the
-subject's and the agent's rate limits. It answers 401, 403, 429 or 503 by raising Clearance errors.
+The token steps are two functions every transport calls, so REST and MCP cannot drift apart:
+`verify_bearer` checks the bearer token (retrieval/tokens.py; 401 or 503), `admit` resolves the caller's
+principals (retrieval/caller.py; 403 or 503) and spends one request of the subject's and every agent's
+rate limit (429). `authenticate`, the FastAPI dependency every REST reading route takes, runs both; the MCP
+endpoint (retrieval/mcp/) runs the first on the HTTP request and the second in each tool call.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from retrieval.metrics import Metrics
 from retrieval.ratelimit import RateLimiter
 from retrieval.search import SearchService
 from retrieval.source_links import SourceLinks
-from retrieval.tokens import TokenVerifier
+from retrieval.tokens import TokenVerifier, VerifiedToken
 
 # Declares the scheme in OpenAPI (the /docs "Authorize" button); we raise our own 401 problems.
 BEARER = HTTPBearer(auto_error=False, description="An OIDC access token from a trusted issuer")
@@ -55,19 +57,28 @@ def services(request: Request) -> Services:
 
 
 async def authenticate(
-    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     services: Annotated[Services, Depends(services)],
 ) -> Identity:
     """The verified caller of this request (401/403/429/503 otherwise)."""
-    if credentials is None or not credentials.credentials.strip():
+    verified = await verify_bearer(services, credentials.credentials if credentials is not None else None)
+    return admit(services, verified)
+
+
+async def verify_bearer(services: Services, token: str | None) -> VerifiedToken:
+    """The checked bearer token: InvalidTokenError (401) when missing or refused, KeysUnavailableError (503)."""
+    if token is None or not token.strip():
         services.metrics.auth_failures.labels("missing").inc()
         raise InvalidTokenError("missing", "a bearer token is required")
     try:
-        verified = await services.verifier.verify(credentials.credentials.strip())
+        return await services.verifier.verify(token.strip())
     except InvalidTokenError as error:
         services.metrics.auth_failures.labels(error.reason).inc()
         raise
+
+
+def admit(services: Services, verified: VerifiedToken) -> Identity:
+    """The caller a verified token speaks for, once its rate limits allow one more request (403/429/503)."""
     identity = identify(verified, services.directory, services.settings.default_tenant)
     _rate_limit(services, identity)
     return identity

@@ -56,12 +56,17 @@ def client_request_id_of(request: Request) -> str | None:
     return str(given) if given else None
 
 
-def problem_response(error: ClearanceError, request_id: str) -> JSONResponse:
-    """The problem+json response for one Clearance error, headers included."""
-    body = problem_body(error.status, error.title, public_detail(error), error.code, request_id)
-    response = JSONResponse(body, status_code=error.status, media_type=PROBLEM_JSON)
+def problem_body_of(error: ClearanceError, request_id: str | None) -> dict[str, Any]:
+    """The RFC 9457 body a caller is shown for one Clearance error."""
+    return problem_body(error.status, error.title, public_detail(error), error.code, request_id)
+
+
+def problem_response(error: ClearanceError, request_id: str, resource_metadata: str | None = None) -> JSONResponse:
+    """The problem+json response for one Clearance error, headers included (`resource_metadata`: see
+    `www_authenticate`)."""
+    response = JSONResponse(problem_body_of(error, request_id), status_code=error.status, media_type=PROBLEM_JSON)
     if isinstance(error, InvalidTokenError):
-        response.headers["WWW-Authenticate"] = www_authenticate(error)
+        response.headers["WWW-Authenticate"] = www_authenticate(error, resource_metadata)
     if isinstance(error, RateLimitedError):
         response.headers["Retry-After"] = str(error.retry_after)
     elif error.status == 503:
@@ -69,12 +74,16 @@ def problem_response(error: ClearanceError, request_id: str) -> JSONResponse:
     return response
 
 
-def www_authenticate(error: InvalidTokenError) -> str:
-    """RFC 6750: no error code when no token was sent, `invalid_token` with a description otherwise."""
-    if error.reason == "missing":
-        return 'Bearer realm="clearance"'
-    description = str(error).replace('"', "'")
-    return f'Bearer realm="clearance", error="invalid_token", error_description="{description}"'
+def www_authenticate(error: InvalidTokenError, resource_metadata: str | None = None) -> str:
+    """RFC 6750: no error code when no token was sent, `invalid_token` with a description otherwise; with
+    `resource_metadata`, where the protected resource metadata lies (RFC 9728, section 5.1; the MCP endpoint)."""
+    challenge = 'Bearer realm="clearance"'
+    if error.reason != "missing":
+        description = str(error).replace('"', "'")
+        challenge += f', error="invalid_token", error_description="{description}"'
+    if resource_metadata is not None:
+        challenge += f', resource_metadata="{resource_metadata}"'
+    return challenge
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -23,7 +23,18 @@ from retrieval.errors import PROBLEM_JSON, problem_body
 from retrieval.metrics import Metrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-ROUTES = ("/v1/search", "/v1/documents/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+ROUTES = (
+    "/v1/search",
+    "/v1/documents/",
+    "/mcp",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+)
 log = logging.getLogger("clearance.access")
 
 

@@ -1,32 +1,20 @@
-"""The reading routes: `POST /v1/search` and `GET /v1/documents/{id}`. Each is thin: it narrows, asks the
-search service, has the audit record written, and maps what was found to the response."""
+"""The REST reading routes: `POST /v1/search` and `GET /v1/documents/{id}`. Each is thin: the token steps
+come from retrieval/deps.py, the reading steps (narrow, search, audit, map) from retrieval/reading.py, which
+the MCP tools share; a route only adds the request's id and the REST transport."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from access_index.acl import Narrowing
-from access_index.errors import AuditWriteError
-from retrieval.audit import RequestRef, document_record, search_record
+from retrieval import reading
+from retrieval.audit import RequestRef
 from retrieval.caller import Identity
 from retrieval.deps import Services, authenticate, services
 from retrieval.errors import PROBLEM_JSON, client_request_id_of, request_id_of
-from retrieval.schemas import (
-    DocumentChunk,
-    DocumentResponse,
-    Problem,
-    SearchFilters,
-    SearchRequest,
-    SearchResponse,
-    SearchResultItem,
-)
+from retrieval.schemas import DocumentResponse, Problem, SearchRequest, SearchResponse
 
-log = logging.getLogger("clearance.api")
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for status in (401, 403, 413, 422, 429, 503)
@@ -43,15 +31,7 @@ async def search(
 ) -> SearchResponse:
     """The top_k chunks the caller may read that best match the query in its mode (authorization inside the
     index query)."""
-    narrowings = [*services.agents.narrowings_for(identity.agents), _request_narrowing(body.filters)]
-    found = await services.search.search(identity.caller, narrowings, body.query, body.top_k, body.mode)
-    ref = _request_ref(request)
-    store_query = services.settings.audit_store_query_text
-    await _audit(services, search_record(ref, identity, body.query, body.top_k, body.mode, found, store_query))
-    services.metrics.results_per_search.observe(len(found))
-    links = services.links.links([item.chunk for item in found])
-    results = [SearchResultItem.of(item.chunk, item.score, link) for item, link in zip(found, links, strict=True)]
-    return SearchResponse(request_id=ref.request_id, results=results)
+    return await reading.search(services, identity, body, _request_ref(request))
 
 
 @router.get(
@@ -66,35 +46,8 @@ async def document(
     services: Annotated[Services, Depends(services)],
 ) -> DocumentResponse:
     """The document's chunks if the caller may read it; 404 whether it is absent or not the caller's."""
-    narrowings = services.agents.narrowings_for(identity.agents)
-    found = await services.search.read_document(identity.caller, narrowings, document_id)
-    ref = _request_ref(request)
-    await _audit(services, document_record(ref, identity, document_id, found))
-    if not found:
-        raise StarletteHTTPException(404, "no such document")
-    links = services.links.links([item.chunk for item in found])
-    chunks = [DocumentChunk.of(item.chunk, link) for item, link in zip(found, links, strict=True)]
-    return DocumentResponse(request_id=ref.request_id, document_id=document_id, chunks=chunks)
+    return await reading.read_document(services, identity, document_id, _request_ref(request))
 
 
 def _request_ref(request: Request) -> RequestRef:
     return RequestRef(request_id_of(request), client_request_id_of(request), "rest")
-
-
-def _request_narrowing(filters: SearchFilters) -> Narrowing:
-    return Narrowing(
-        sources=frozenset(filters.sources) if filters.sources is not None else None,
-        document_ids=frozenset(filters.document_ids) if filters.document_ids is not None else None,
-        labels_equal=dict(filters.labels or {}),
-    )
-
-
-async def _audit(services: Services, record: dict[str, Any]) -> None:
-    """Write the record before the response leaves; if it cannot be written, nothing leaves (503)."""
-    loop = asyncio.get_running_loop()
-    try:
-        await loop.run_in_executor(None, services.audit.append, record)
-    except AuditWriteError:
-        services.metrics.audit_write_errors.inc()
-        log.exception("audit write failed; withholding the response")
-        raise

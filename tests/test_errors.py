@@ -25,7 +25,7 @@ from access_index.errors import (
 )
 from retrieval.errors import PROBLEM_JSON, problem_response
 
-STATUSES = {401, 403, 413, 429, 500, 503}
+STATUSES = {401, 403, 404, 413, 429, 500, 503}
 
 
 def _all_error_classes() -> list[type[ClearanceError]]:

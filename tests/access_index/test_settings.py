@@ -119,6 +119,21 @@ def test_the_keycloak_directorys_issuer(monkeypatch: pytest.MonkeyPatch) -> None
         load_settings()
 
 
+def test_the_authz_client_needs_the_keycloak_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLEARANCE_KEYCLOAK_AUTHZ_CLIENT is read through the CLEARANCE_KEYCLOAK_* connection: alone it is refused."""
+    monkeypatch.setenv("CLEARANCE_KEYCLOAK_AUTHZ_CLIENT", "docs")
+    with pytest.raises(ConfigError, match="CLEARANCE_KEYCLOAK_AUTHZ_CLIENT"):
+        load_settings()
+    for name, value in {
+        "URL": "http://keycloak:8080/",
+        "REALM": "acme",
+        "CLIENT_ID": "sync",
+        "CLIENT_SECRET": "s",
+    }.items():
+        monkeypatch.setenv(f"CLEARANCE_KEYCLOAK_{name}", value)
+    assert load_settings().keycloak_authz_client == "docs"
+
+
 def test_trusted_issuers_include_the_dev_issuer_in_dev_mode_only() -> None:
     issuers = [{"issuer": "https://idp.example/realms/a", "audience": "c"}]
     assert load_settings(oidc_issuers=issuers).trusted_issuers == ["https://idp.example/realms/a"]

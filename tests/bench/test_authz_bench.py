@@ -1,5 +1,5 @@
 """The Keycloak authorization bench runs in its tiny mode and measures what it says: every document of the
-source is rewritten by the first sync, and a policy change reaches exactly the resources it covers."""
+source is rewritten by the first sync, and a policy change reaches exactly the documents it covers."""
 
 from __future__ import annotations
 
@@ -24,5 +24,6 @@ def test_tiny_run_rewrites_every_document_and_then_only_the_changed_ones() -> No
     figures = json.loads(done.stdout)
     assert figures["resources"] == 50 and figures["documents"] == 500
     assert figures["documents_rewritten"] == 500
-    assert figures["change_documents"] == 10  # one group policy of 100 covers resource 0 only: 500 / 50 documents
+    # The changed group policy covers resource 0 only (50 resources over 100 groups): its 500 / 50 documents.
+    assert figures["change_documents"] == 10
     assert figures["pull_s"] > 0 and figures["compile_s"] >= 0

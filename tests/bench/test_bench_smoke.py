@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
+# One xdist worker runs the whole module, so the benches run once (`--dist loadgroup`, scripts/test.sh).
+pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.xdist_group("bench-smoke")]
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -32,6 +33,9 @@ TINY: dict[str, tuple[list[str], list[str]]] = {
     "search_bench.py": (["--data-dir", "{work}"], ["audit verify", "searches/s", "keyword"]),
     "socket_bench.py": (["--workdir", "{work}"], ["socket rate / direct rate", "p99 during / idle p99"]),
 }
+
+# Benches whose tiny run a test of their own already makes (and checks more closely).
+TINY_ELSEWHERE = {"authz_bench.py": "tests/bench/test_authz_bench.py"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BenchRun]:
 
 
 def test_every_bench_has_a_tiny_run() -> None:
-    assert {path.name for path in BENCH.glob("*.py")} == set(TINY)
+    assert {path.name for path in BENCH.glob("*.py")} == set(TINY) | set(TINY_ELSEWHERE)
+    for test in TINY_ELSEWHERE.values():
+        assert "--tiny" in (BENCH.parent / test).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", sorted(TINY))

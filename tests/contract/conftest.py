@@ -177,3 +177,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             server.stop()
         issuer.stop()
         acme_issuer.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`), the contract suite's tests share one worker, so its one
+    world (corpora ingested, two `serve` processes) is built once."""
+    for item in items:
+        if "tests/contract/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("contract"))

@@ -9,6 +9,7 @@ from types import ModuleType
 
 import pytest
 
+from access_index.acl_provider import ManifestAcls
 from access_index.embedder import Vectors
 from access_index.index import ChunkIndex
 from access_index.manifest import load_manifest
@@ -133,7 +134,7 @@ def ingest(
     def run(root: Path, extractor: Extractor | None = None, **overrides: object) -> IngestReport:
         settings: dict[str, object] = {
             "scopes": own_scopes([root]),
-            "manifest": load_manifest(Path(str(overrides.pop("manifest", manifest_path)))),
+            "acls": ManifestAcls(load_manifest(Path(str(overrides.pop("manifest", manifest_path))))),
             "source": "docs",
             "tenant": "acme",
             "policy": "quarantine",

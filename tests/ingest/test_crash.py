@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from access_index.acl_provider import ManifestAcls
 from access_index.cli import main
 from access_index.index import AnyOf, Filter, open_index
 from access_index.manifest import load_manifest
@@ -54,7 +55,7 @@ def ingest_in_process(root: Path, manifest: Path, data_dir: Path) -> list[tuple[
     index.ensure_collection(embedder.info)
     job = IngestJob(
         scopes=own_scopes([root]),
-        manifest=load_manifest(manifest),
+        acls=ManifestAcls(load_manifest(manifest)),
         source="share",
         tenant="acme",
         policy="quarantine",

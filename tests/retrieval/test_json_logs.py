@@ -29,7 +29,8 @@ from tests.support.auth import bearer
 from tests.support.oidc_issuer import OidcIssuer
 from tests.support.readiness import free_port, wait_for, wait_until_ready
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
+# One xdist worker runs the whole module, so its one `serve` is started once (`--dist loadgroup`).
+pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.xdist_group("json-logs")]
 
 BASE = "https://intranet.acme.example/share/"
 MOVED = "https://docs.acme.example/finance/"

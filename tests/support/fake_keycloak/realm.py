@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.fake_keycloak.authz import ResourceServer
 from tests.support.fake_keycloak.model import Client, Group, Role, User
 
 DEFAULT_PASSWORD = "secret"
@@ -28,6 +29,7 @@ class FakeRealm:
         self.clients: dict[str, Client] = {}
         self.user_roles: dict[str, set[str]] = {}
         self.group_roles: dict[str, set[str]] = {}
+        self.resource_servers: dict[str, ResourceServer] = {}  # client internal id → its Authorization Services
         self.changed_at = time.time()
         # Derived look-ups (children, paths, sorted lists, role members), rebuilt after any change: a
         # database answers these from indexes, and the benchmark should time the sync, not this fake.
@@ -127,6 +129,15 @@ class FakeRealm:
             self.clients[client.id] = client
             self._changed()
             return client
+
+    def authorization(self, client_id: str) -> ResourceServer:
+        """The Authorization Services of a client (by clientId), enabled on first use. Its changes run under
+        the realm's lock (tests change it while the server answers)."""
+        with self.lock:
+            client = self.client_by_client_id(client_id)
+            if client.id not in self.resource_servers:
+                self.resource_servers[client.id] = ResourceServer(client.id, client.client_id, self._changed, self.lock)
+            return self.resource_servers[client.id]
 
     def add_realm_role(self, name: str) -> str:
         with self.lock:

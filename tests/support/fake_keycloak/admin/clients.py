@@ -1,9 +1,11 @@
-"""Admin REST clients: the list (by clientId), one client, and its sub-resources (its roles today)."""
+"""Admin REST clients: the list (by clientId), one client, and its sub-resources (its roles, and its
+Authorization Services under `authz/`: admin/authz.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from tests.support.fake_keycloak.admin.authz import get_authz
 from tests.support.fake_keycloak.admin.roles import roles_of
 from tests.support.fake_keycloak.model import Client
 from tests.support.fake_keycloak.routing import NOT_FOUND, Request, Response, Routes
@@ -31,6 +33,9 @@ def get_client_roles(request: Request, client: Client, rest: list[str]) -> Respo
 
 
 # /clients/{id}/{name}/...: what a client holds, by name.
-SUBRESOURCES: dict[str, Callable[[Request, Client, list[str]], Response | None]] = {"roles": get_client_roles}
+SUBRESOURCES: dict[str, Callable[[Request, Client, list[str]], Response | None]] = {
+    "roles": get_client_roles,
+    "authz": get_authz,
+}
 
 ROUTES: Routes = {("GET", "clients"): get_clients}
