@@ -172,14 +172,14 @@ class _Reader:
             tenant = self.scalar(top["tenant"])
             if not _TENANT.match(tenant):
                 raise self.fail(top["tenant"], f"tenant {tenant!r} must be letters, digits, '.', '_' or '-'")
-        if "source" in top:
-            return self.delegating(top, tenant)
         uri_base: str | None = None
         if "uri_base" in top:
             try:
                 uri_base = check_uri_base(self.scalar(top["uri_base"]), "'uri_base'")
             except ConfigError as error:
                 raise self.fail(top["uri_base"], str(error)) from None
+        if "source" in top:
+            return self.delegating(top, tenant, uri_base)
         rules_node = top.get("rules")
         if not isinstance(rules_node, yaml.SequenceNode) or not rules_node.value:
             raise self.fail(rules_node or root, "'rules' must be a non-empty list of rules (paths, allow, ...)")

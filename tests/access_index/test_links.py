@@ -128,6 +128,9 @@ def test_the_manifest_may_give_the_base_and_a_bad_one_names_its_line(tmp_path: P
     with pytest.raises(ManifestError) as raised:
         load_manifest(bad)
     assert f"{bad}:2:" in str(raised.value) and "'uri_base'" in str(raised.value)
+    delegating = tmp_path / "keycloak.yaml"
+    delegating.write_text(f'version: 1\nsource: keycloak\nuri_base: "{BASE}"\n')
+    assert load_manifest(delegating).uri_base == BASE  # a source whose ACLs come from the IAM links the same way
     typo = tmp_path / "typo.yaml"
     typo.write_text(f'version: 1\nurl_base: "{BASE}"\nrules:\n  - {{paths: ["**"], allow: [authenticated]}}\n')
     with pytest.raises(ManifestError, match="unknown key 'url_base'"):
