@@ -362,7 +362,7 @@ def main() -> int:
                 started = time.perf_counter()
                 latencies, errors = asyncio.run(load(url, tokens, queries, callers, args.seconds, mode))
                 wall = time.perf_counter() - started
-                ms = np.array(latencies) * 1000
+                ms = np.array(latencies or [float("nan")]) * 1000  # nan when every search failed (errors)
                 print(
                     f"{mode:>8} {callers:>8} {len(latencies):>9} {errors:>7} {np.percentile(ms, 50):>8.1f} "
                     f"{np.percentile(ms, 99):>8.1f} {len(latencies) / wall:>11.1f}",

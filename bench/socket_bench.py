@@ -186,6 +186,8 @@ def bench_env(data_dir: Path, backend: str) -> dict[str, str]:
 
 
 def percentiles(latencies: list[float]) -> tuple[float, float]:
+    if not latencies:  # every search of the window failed (they are counted as errors): no latency to give
+        return float("nan"), float("nan")
     ms = np.array(latencies) * 1000
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
