@@ -44,6 +44,7 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    _without_torch()
     load_parsers()  # while the ingest side loads its model
     frames.write(outgoing, frames.encode({"ready": True}))
     while (task := frames.read_blocking(incoming)) is not None:
@@ -58,6 +59,14 @@ def main(argv: list[str]) -> int:
             frame = frames.encode(_error(LimitExceededError(limits.text_reason(len(frame)))) | worn)
         frames.write(outgoing, frame)
     return 0
+
+
+def _without_torch() -> None:
+    """Make `import torch` fail in this process. unstructured imports spaCy, which imports thinc, which imports
+    torch if it can; no parser we run uses it (layout models are not installed). Without it the worker starts
+    in 2.9 s instead of 4.5 s and holds 255 MB instead of 433 MB of its address-space limit (idle machine), and
+    a parser has one large native library less within reach."""
+    sys.modules["torch"] = None  # type: ignore[assignment]  # Python's documented way to block an import
 
 
 def _run(task: dict[str, Any], limits: ParseLimits) -> dict[str, Any]:

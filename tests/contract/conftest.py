@@ -179,9 +179,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         acme_issuer.stop()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`--dist loadgroup`), the contract suite's tests share one worker, so its one
-    world (corpora ingested, two `serve` processes) is built once."""
+    world (corpora ingested, two `serve` processes) is built once. First, so that the group is on the items
+    before xdist's own hook reads it (checked by tests/test_workers.py)."""
     for item in items:
         if "tests/contract/" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("contract"))

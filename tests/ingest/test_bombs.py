@@ -189,6 +189,25 @@ def test_ordinary_files_pass_every_cheap_check(tmp_path: Path, builders: ModuleT
 # The second layer: limits of the worker process, for what the cheap checks cannot see.
 
 
+def test_the_worker_parses_every_format_without_torch(tmp_path: Path, builders: ModuleType) -> None:
+    """The parsers run without PyTorch (spaCy would load it through thinc): less start-up time, less of the
+    worker's address-space limit, one native library less within a hostile file's reach."""
+    write_good(tmp_path, builders)
+    (tmp_path / "public/page.html").write_text("<p>The lift is serviced on Mondays.</p>", "utf-8")
+    with WorkerPool(ParseLimits.defaults()) as pool:
+        for path in sorted((tmp_path / "public").iterdir()):
+            assert pool.extract(path, "strip", 10 * MiB).elements, path.name
+        assert pool._worker is not None
+        maps = Path(f"/proc/{pool._worker.process.pid}/maps").read_text(encoding="utf-8")
+    assert "libtorch" not in maps
+    assert "libc" in maps  # the map was read, and it names shared libraries
+
+
+# The worker's limits do not depend on the index engine: these run on the embedded one only (what a failed
+# file leaves in the index is checked on both engines above).
+WORKER_ONLY = pytest.mark.parametrize("engine", ["edge"])
+
+
 @pytest.fixture
 def slow_docx(tmp_path: Path) -> Path:
     """150,000 paragraphs: under every cheap limit, and minutes of work for the Word parser."""
@@ -216,6 +235,7 @@ def run_with(ingest: JobRunner, root: Path, own_pool: list[WorkerPool], limits: 
     return {o.document.removeprefix("docs/"): f"{o.status}: {o.reason or ''}" for o in report.outcomes}
 
 
+@WORKER_ONLY
 def test_a_parse_past_the_time_limit_is_stopped_and_the_next_file_is_parsed(
     tmp_path: Path, slow_docx: Path, ingest: JobRunner, index: ChunkIndex, own_pool: list[WorkerPool]
 ) -> None:
@@ -230,6 +250,7 @@ def test_a_parse_past_the_time_limit_is_stopped_and_the_next_file_is_parsed(
     assert time.monotonic() - started < 180  # minutes of parsing were cut to seconds (plus worker starts)
 
 
+@WORKER_ONLY
 def test_a_worker_that_dies_fails_only_its_file(
     tmp_path: Path, slow_docx: Path, ingest: JobRunner, index: ChunkIndex, own_pool: list[WorkerPool]
 ) -> None:
@@ -258,6 +279,7 @@ def test_a_worker_that_dies_fails_only_its_file(
     assert outcomes["public/zzz-after.txt"] == "new: "
 
 
+@WORKER_ONLY
 def test_what_a_document_yields_is_bounded(
     tmp_path: Path, ingest: JobRunner, index: ChunkIndex, own_pool: list[WorkerPool]
 ) -> None:
@@ -274,6 +296,7 @@ def test_what_a_document_yields_is_bounded(
 
 
 @pytest.mark.slow
+@WORKER_ONLY
 def test_a_parse_past_the_memory_limit_fails_its_file(
     tmp_path: Path, ingest: JobRunner, index: ChunkIndex, own_pool: list[WorkerPool]
 ) -> None:
