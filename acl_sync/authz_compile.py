@@ -24,9 +24,10 @@ documents it covers cannot be known, so no ACL of the model can be trusted to be
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 from access_index.authz_model import AuthzModel, CompiledResource, uri_glob
 from access_index.document_acl import DocumentAcl
@@ -36,6 +37,7 @@ from access_index.principals import Principal
 from acl_sync.authz_data import AuthzData, PulledPolicy, PulledResource
 
 MAX_DEPTH = 16  # aggregate policies nested deeper than this (or in a cycle) are refused
+T = TypeVar("T")
 
 
 class _Unsupported(Exception):
@@ -160,12 +162,7 @@ class _Compiler:
         if policy.config.get("groupsClaim"):
             raise _Unsupported("it reads groups from a token claim (groupsClaim), not from membership")
         found = set()
-        for entry in _json_list(policy, "groups"):
-            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-                raise _Unsupported(f"group entry {entry!r} has no id")
-            group = self.data.names.groups.get(entry["id"])
-            if group is None:
-                raise _Unsupported(f"group id {entry['id']} does not resolve to a group")
+        for entry, group in _id_entries(policy, "groups", self.data.names.groups):
             if entry.get("extendChildren") is not True and group.subgroups:
                 raise _Unsupported(
                     f"group {group.path!r} has subgroups and the policy does not extend to children, while "
@@ -177,12 +174,7 @@ class _Compiler:
     def roles(self, policy: PulledPolicy) -> Grant:
         required: set[str] = set()
         optional: set[str] = set()
-        for entry in _json_list(policy, "roles"):
-            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-                raise _Unsupported(f"role entry {entry!r} has no id")
-            token = self.data.names.roles.get(entry["id"])
-            if token is None:
-                raise _Unsupported(f"role id {entry['id']} does not resolve to a role")
+        for entry, token in _id_entries(policy, "roles", self.data.names.roles):
             (required if entry.get("required") is True else optional).add(token)
         if len(required) > 1:
             raise _Unsupported(f"it requires all of {sorted(required)}: an intersection, not 'any of'")
@@ -226,6 +218,19 @@ def _json_list(policy: PulledPolicy, key: str) -> list[object]:
     if not isinstance(value, list):
         raise _Unsupported(f"config {key!r} is not a list")
     return value
+
+
+def _id_entries(policy: PulledPolicy, key: str, names: Mapping[str, T]) -> Iterator[tuple[dict[str, object], T]]:
+    """Each entry of the policy's `key` list (`{"id": ..., ...}`, as Keycloak stores group and role policies)
+    with what its id names in `names`; _Unsupported for an entry without an id or with one that names nothing."""
+    kind = key.removesuffix("s")
+    for entry in _json_list(policy, key):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise _Unsupported(f"{kind} entry {entry!r} has no id")
+        named = names.get(entry["id"])
+        if named is None:
+            raise _Unsupported(f"{kind} id {entry['id']} does not resolve to a {kind}")
+        yield entry, named
 
 
 def _logic(grant: Grant, logic: str) -> Grant:
