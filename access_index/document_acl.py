@@ -37,6 +37,6 @@ class DocumentAcl:
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    def payload(self) -> dict[str, Any]:
-        """The payload keys an ACL-only change rewrites on every chunk of the document."""
-        return acl_payload(self.allow, self.deny, self.labels, self.acl_hash)
+    def payload(self, tenant: str) -> dict[str, Any]:
+        """The payload keys an ACL-only change rewrites on every chunk of the document (in `tenant`)."""
+        return acl_payload(tenant, self.allow, self.deny, self.labels, self.acl_hash)

@@ -176,7 +176,7 @@ def refresh_source(record: SourceRecord, index: ChunkIndex, paths: DataPaths) ->
                 acls[acl.acl_hash] = acl
                 chunks_updated += document.chunks
         for acl_hash, document_ids in pending.items():
-            payload = acls[acl_hash].payload()
+            payload = acls[acl_hash].payload(record.tenant)
             for start in range(0, len(document_ids), UPDATE_BATCH):
                 batch = tuple(document_ids[start : start + UPDATE_BATCH])
                 index.set_payload_where(scope.and_(Filter(must=(AnyOf("document_id", batch),))), payload)

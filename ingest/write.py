@@ -72,7 +72,7 @@ class IndexWriter:
         """Rewrite a document's ACL on every chunk, without touching text or vectors."""
         started = time.perf_counter()
         with self._writing([document_id]):
-            self.index.set_payload_where(document_filter(self.job.tenant, document_id), acl.payload())
+            self.index.set_payload_where(document_filter(self.job.tenant, document_id), acl.payload(self.job.tenant))
         self.times.add("write", started)
 
     def flush(self) -> None:

@@ -1,11 +1,13 @@
-"""BM25 vectors for an index built before them, filled inside `serve` on a background thread.
+"""BM25 vectors and IDF scopes for an index built before them, filled inside `serve` on a background thread.
 
-`ensure_collection` declares the sparse vector on such an index; this thread then reads each chunk's stored
-text and writes its BM25 vector (`ChunkIndex.fill_sparse`), a batch at a time, while the service answers.
-Nothing is re-parsed or re-embedded: the dense vectors stay as they are. Until it finishes, keyword and
-hybrid searches rank by BM25 among the chunks already filled (semantic search is unaffected); the log and
+`ensure_collection` declares the sparse vector and the scope's keyword index on such an index; this thread
+then reads each chunk's stored text and writes its BM25 vector, then its IDF scope from its stored ACL
+(`ChunkIndex.fill_sparse`), a batch at a time, while the service answers. Nothing is re-parsed or
+re-embedded: the dense vectors stay as they are. Until it finishes, keyword and hybrid searches rank by
+BM25 among the chunks already filled (semantic search is unaffected); the log and
 `clearance_sparse_backfill_chunks_total` show the progress. On a Qdrant server several `serve` processes may
-fill at once: a chunk is only written while it still lacks the vector, so the work is idempotent.
+fill at once: a chunk is only written while it still lacks the vector (or the scope, under the ACL it was
+computed from), so the work is idempotent.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ RETRY_SECONDS = 30.0
 
 
 class SparseBackfill:
-    """Fills missing BM25 vectors until none is left, then the thread ends."""
+    """Fills missing BM25 vectors, then missing IDF scopes, until none is left; then the thread ends."""
 
     def __init__(self, index: ChunkIndex, on_batch: Callable[[int], None] | None = None) -> None:
         self.index = index
@@ -57,7 +59,7 @@ class SparseBackfill:
             self.filled += count
             if self.on_batch is not None:
                 self.on_batch(count)
-            log.info("BM25 backfill: %d chunks filled from their stored text", self.filled)
+            log.info("BM25 backfill: %d chunk writes (vectors from stored text, then IDF scopes)", self.filled)
         if self.filled:
-            log.info("BM25 backfill done: %d chunks in %.1f s", self.filled, time.monotonic() - started)
+            log.info("BM25 backfill done: %d chunk writes in %.1f s", self.filled, time.monotonic() - started)
         self.done.set()

@@ -59,7 +59,8 @@ def create_metrics() -> Metrics:
         ),
         sparse_backfill_chunks=Counter(
             "clearance_sparse_backfill_chunks",
-            "Chunks of an index built before BM25 vectors that were given theirs from the stored text",
+            "Writes to chunks of an index built before BM25 vectors or IDF scopes: a vector from the stored text, "
+            "then a scope from the stored ACL (one each per chunk)",
             registry=registry,
         ),
     )

@@ -76,7 +76,8 @@ class ChunkIndex(Protocol):
 
     def fill_sparse(self, limit: int) -> int:
         """Give up to `limit` chunks written before BM25 vectors existed their vector, from the stored text
-        (dense vectors untouched); returns how many it filled, 0 once none is missing."""
+        (dense vectors untouched), and once none lacks one, chunks written before IDF scopes their scope, from
+        the stored ACL; returns how many it filled, 0 once nothing is missing."""
 
     def scroll(self, where: Filter, fields: Sequence[str] | None = None, batch: int = 256) -> Iterator[Chunk]:
         """Every matching chunk (payload only; `fields` limits what is read, missing ones get defaults)."""

@@ -2,6 +2,7 @@
 
 Payload keys (keyword-indexed ones marked *):
     tenant*  document_id*  source*  allow*  deny*  label_kv*   (filterable)
+    idf_scope*                                                (keyword search's IDF corpus, from tenant/allow/deny)
     chunk_index  chunk_count  text  uri  title  page  section  labels  findings
     content_hash  acl_hash  pipeline_version                  (ingest bookkeeping)
 """
@@ -9,17 +10,18 @@ Payload keys (keyword-indexed ones marked *):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from access_index.index.filter import label_token
-from access_index.index.sparse import SparseVector, document_vector
+from access_index.index.sparse import IDF_SCOPE, SparseVector, document_vector, idf_scope
 
 # Fixed namespace: point ids must be the same on every machine and every run (idempotent upserts).
 POINT_NAMESPACE = uuid.UUID("5b0f7d1e-9a7c-4c52-9a55-2f1f3c1a6c0e")
 
-INDEXED_KEYWORDS = ("tenant", "document_id", "source", "allow", "deny", "label_kv")
+INDEXED_KEYWORDS = ("tenant", "document_id", "source", "allow", "deny", "label_kv", IDF_SCOPE)
 
 
 def point_id(tenant: str, document_id: str, chunk_index: int) -> str:
@@ -67,6 +69,7 @@ class Chunk:
             "section": self.section,
             "allow": sorted(self.allow),
             "deny": sorted(self.deny),
+            IDF_SCOPE: idf_scope(self.tenant, self.allow, self.deny),
             "labels": dict(self.labels),
             "label_kv": label_tokens(self.labels),
             "findings": [dict(finding) for finding in self.findings],
@@ -131,15 +134,44 @@ def label_tokens(labels: Mapping[str, str]) -> list[str]:
     return sorted(label_token(key, value) for key, value in labels.items())
 
 
-def acl_payload(allow: Sequence[str], deny: Sequence[str], labels: Mapping[str, str], acl_hash: str) -> dict[str, Any]:
-    """The part of the payload an ACL change rewrites (vectors and text stay untouched)."""
+def acl_payload(
+    tenant: str, allow: Sequence[str], deny: Sequence[str], labels: Mapping[str, str], acl_hash: str
+) -> dict[str, Any]:
+    """The part of the payload an ACL change rewrites (vectors and text stay untouched), for chunks of `tenant`."""
     return {
         "allow": sorted(allow),
         "deny": sorted(deny),
+        IDF_SCOPE: idf_scope(tenant, allow, deny),
         "labels": dict(labels),
         "label_kv": label_tokens(labels),
         "acl_hash": acl_hash,
     }
+
+
+# What filling the IDF scope of a chunk written before scopes existed reads (ChunkIndex.fill_sparse).
+SCOPE_FIELDS = ("tenant", "allow", "deny", "acl_hash")
+
+
+@dataclass(frozen=True)
+class ScopeFill:
+    """One write of the IDF scope to stored chunks that share a tenant and an ACL."""
+
+    point_ids: tuple[Any, ...]
+    acl_hash: str  # the engine writes only where the chunk still holds this ACL
+    payload: dict[str, Any]
+
+
+def scope_fills(records: Iterable[tuple[Any, Mapping[str, Any] | None]]) -> list[ScopeFill]:
+    """The writes that give (point id, stored SCOPE_FIELDS) records their IDF scopes, one per tenant and ACL."""
+    groups: dict[tuple[str, tuple[str, ...], tuple[str, ...], str], list[Any]] = defaultdict(list)
+    for point, payload in records:
+        data = payload or {}
+        allow, deny = tuple(sorted(data.get("allow") or ())), tuple(sorted(data.get("deny") or ()))
+        groups[(str(data.get("tenant", "")), allow, deny, str(data.get("acl_hash") or ""))].append(point)
+    return [
+        ScopeFill(tuple(points), acl_hash, {IDF_SCOPE: idf_scope(tenant, allow, deny)})
+        for (tenant, allow, deny, acl_hash), points in groups.items()
+    ]
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,24 @@ import qdrant_edge as qe
 from access_index.errors import IndexLockedError, IndexUnavailableError, NoCollectionError
 from access_index.index import hnsw, hybrid
 from access_index.index.base import ModelInfo, Role, SearchQuery, check_model
-from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, prepare_points
+from access_index.index.chunk import (
+    INDEXED_KEYWORDS,
+    SCOPE_FIELDS,
+    Chunk,
+    Hit,
+    payload_selector,
+    prepare_points,
+    scope_fills,
+)
 from access_index.index.filter import AnyOf, Filter
-from access_index.index.sparse import SPARSE_VECTOR, SparseVector, query_vector, stored_chunk_vector
+from access_index.index.sparse import (
+    IDF_SCOPE,
+    SPARSE_VECTOR,
+    SparseVector,
+    idf_corpus,
+    query_vector,
+    stored_chunk_vector,
+)
 from access_index.paths import DataPaths
 
 T = TypeVar("T")
@@ -64,6 +79,11 @@ class EdgeIndex:
             # A shard built before BM25 vectors gets the sparse vector declared in place (a no-op when it has
             # it); its chunks are filled by fill_sparse while searches go on.
             self._update(qe.UpdateOperation.create_sparse_vector(SPARSE_VECTOR, modifier=qe.Modifier.Idf))
+            # Likewise a keyword index added since the shard was built (idf_scope); fill_sparse fills its values.
+            indexed = self._call(lambda shard: shard.info()).payload_schema
+            for key in INDEXED_KEYWORDS:
+                if key not in indexed:
+                    self._update(qe.UpdateOperation.create_field_index(key, _index_params(key)))
             return
         config = qe.EdgeConfig(
             vectors={"": qe.EdgeVectorParams(size=model.dimension, distance=qe.Distance.Cosine)},
@@ -78,8 +98,7 @@ class EdgeIndex:
         try:
             shard = qe.EdgeShard.create(str(self.paths.index_shard), config)
             for key in INDEXED_KEYWORDS:
-                params = qe.KeywordIndexParams(is_tenant=True) if key == "tenant" else qe.PayloadSchemaType.Keyword
-                shard.update(qe.UpdateOperation.create_field_index(key, params))
+                shard.update(qe.UpdateOperation.create_field_index(key, _index_params(key)))
             shard.flush()
         except Exception as error:
             raise IndexUnavailableError(f"cannot create the embedded index at {self.directory}: {error}") from error
@@ -112,11 +131,14 @@ class EdgeIndex:
     def search(self, query: SearchQuery, where: Filter, limit: int) -> list[Hit]:
         if where.matches_nothing:
             return []
-        request = _query_request(query, _to_edge(where), limit)
+        request = _query_request(query, _to_edge(where), _to_edge(idf_corpus(where)), limit)
         points = self._call(lambda shard: shard.query(request))
         return [Hit(Chunk.from_payload(point.payload or {}), float(point.score)) for point in points]
 
     def fill_sparse(self, limit: int) -> int:
+        return self._fill_vectors(limit) or self._fill_scopes(limit)
+
+    def _fill_vectors(self, limit: int) -> int:
         missing = qe.Filter(must_not=[qe.HasVectorCondition(SPARSE_VECTOR)])
         request = qe.ScrollRequest(limit=limit, filter=missing, with_payload=["text"])
         records, _ = self._call(methodcaller("scroll", request))
@@ -134,6 +156,20 @@ class EdgeIndex:
             for vector in vectors:
                 if self._call(partial(_exists, vector.id)):
                     self._update(qe.UpdateOperation.update_vectors([vector], condition=missing))
+        return len(records)
+
+    def _fill_scopes(self, limit: int) -> int:
+        """IDF scopes for chunks written before them (the ones that deny nobody; the others have none)."""
+        unscoped: list[Any] = [qe.IsEmptyCondition(IDF_SCOPE), qe.IsEmptyCondition("deny")]
+        missing = qe.Filter(must=list(unscoped), must_not=[qe.IsEmptyCondition("allow")])
+        request = qe.ScrollRequest(limit=limit, filter=missing, with_payload=list(SCOPE_FIELDS))
+        records, _ = self._call(methodcaller("scroll", request))
+        for fill in scope_fills((record.id, record.payload) for record in records):
+            # Only where the chunk still has the ACL that was read: an ACL change since then wrote its own scope.
+            where: list[Any] = [qe.HasIdCondition(set(fill.point_ids)), *unscoped]
+            if fill.acl_hash:
+                where.append(qe.FieldCondition(key="acl_hash", match=qe.MatchValue(fill.acl_hash)))
+            self._update(qe.UpdateOperation.set_payload_by_filter(qe.Filter(must=where), fill.payload))
         return len(records)
 
     def scroll(self, where: Filter, fields: Sequence[str] | None = None, batch: int = 256) -> Iterator[Chunk]:
@@ -195,10 +231,11 @@ class EdgeIndex:
             self._lock = None
 
 
-def _query_request(query: SearchQuery, where: qe.Filter, limit: int) -> qe.QueryRequest:
-    """One Qdrant query per search; `where` restricts every branch and the fused result, and is BM25's IDF corpus."""
+def _query_request(query: SearchQuery, where: qe.Filter, corpus: qe.Filter, limit: int) -> qe.QueryRequest:
+    """One Qdrant query per search; `where` restricts every branch and the fused result; `corpus` (within
+    `where`) is BM25's IDF corpus."""
     dense = qe.SearchParams(hnsw_ef=hnsw.search_ef(limit))
-    keyword = qe.SearchParams(idf=qe.IdfParams(corpus=where))
+    keyword = qe.SearchParams(idf=qe.IdfParams(corpus=corpus))
     if query.mode == "semantic":
         return qe.QueryRequest(limit=limit, query=_nearest(query), filter=where, params=dense, with_payload=True)
     sparse = qe.Query.Nearest(_sparse(query_vector(query.text)), using=SPARSE_VECTOR)
@@ -220,6 +257,10 @@ def _nearest(query: SearchQuery) -> qe.Query:
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:
     return qe.SparseVector(indices=vector.indices, values=vector.values)
+
+
+def _index_params(key: str) -> Any:
+    return qe.KeywordIndexParams(is_tenant=True) if key == "tenant" else qe.PayloadSchemaType.Keyword
 
 
 def _exists(point_id: Any, shard: qe.EdgeShard) -> bool:

@@ -16,9 +16,24 @@ from qdrant_client import models as qm
 from access_index.errors import IndexUnavailableError, NoCollectionError
 from access_index.index import hnsw, hybrid
 from access_index.index.base import ModelInfo, SearchQuery, check_model
-from access_index.index.chunk import INDEXED_KEYWORDS, Chunk, Hit, payload_selector, prepare_points
+from access_index.index.chunk import (
+    INDEXED_KEYWORDS,
+    SCOPE_FIELDS,
+    Chunk,
+    Hit,
+    payload_selector,
+    prepare_points,
+    scope_fills,
+)
 from access_index.index.filter import AnyOf, Filter
-from access_index.index.sparse import SPARSE_VECTOR, SparseVector, query_vector, stored_chunk_vector
+from access_index.index.sparse import (
+    IDF_SCOPE,
+    SPARSE_VECTOR,
+    SparseVector,
+    idf_corpus,
+    query_vector,
+    stored_chunk_vector,
+)
 from access_index.settings import Settings
 
 T = TypeVar("T")
@@ -57,6 +72,12 @@ class ServerIndex:
                         qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=qm.Modifier.IDF)),
                         wait=True,
                     )
+                # Likewise a keyword index added since the collection was built (idf_scope); fill_sparse fills it.
+                for key in INDEXED_KEYWORDS:
+                    if key not in (info.payload_schema or {}):
+                        self.client.create_payload_index(
+                            self.collection, key, field_schema=_index_schema(key), wait=True
+                        )
                 return
             s = self.settings
             self.client.create_collection(
@@ -75,12 +96,7 @@ class ServerIndex:
                 metadata={"model": model.name, "dimension": model.dimension},
             )
             for key in INDEXED_KEYWORDS:
-                schema: Any = (
-                    qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, is_tenant=True)
-                    if key == "tenant"
-                    else qm.PayloadSchemaType.KEYWORD
-                )
-                self.client.create_payload_index(self.collection, key, field_schema=schema, wait=True)
+                self.client.create_payload_index(self.collection, key, field_schema=_index_schema(key), wait=True)
 
         self._call(action)
 
@@ -118,10 +134,10 @@ class ServerIndex:
             return []
         flt = _to_qdrant(where)
         dense = qm.SearchParams(hnsw_ef=hnsw.search_ef(limit))
-        keyword = qm.SearchParams(idf=qm.IdfCorpusParams(corpus=flt))
+        keyword = qm.SearchParams(idf=qm.IdfCorpusParams(corpus=_to_qdrant(idf_corpus(where))))
         sparse = _sparse(query_vector(query.text))
         # One Qdrant query per search; the access filter restricts every branch and the fused result, and
-        # is BM25's IDF corpus.
+        # BM25's IDF corpus lies within it.
         arguments: dict[str, Any]
         if query.mode == "semantic":
             arguments = {"query": _dense(query), "search_params": dense}
@@ -148,6 +164,9 @@ class ServerIndex:
         return [Hit(Chunk.from_payload(point.payload or {}), float(point.score)) for point in response.points]
 
     def fill_sparse(self, limit: int) -> int:
+        return self._fill_vectors(limit) or self._fill_scopes(limit)
+
+    def _fill_vectors(self, limit: int) -> int:
         missing = qm.Filter(must_not=[qm.HasVectorCondition(has_vector=SPARSE_VECTOR)])
         records, _ = self._call(
             lambda: self.client.scroll(
@@ -170,6 +189,31 @@ class ServerIndex:
                     self._call(
                         partial(self.client.update_vectors, self.collection, [vector], update_filter=missing, wait=True)
                     )
+        return len(records)
+
+    def _fill_scopes(self, limit: int) -> int:
+        """IDF scopes for chunks written before them (the ones that deny nobody; the others have none)."""
+        unscoped: list[Any] = [_is_empty(IDF_SCOPE), _is_empty("deny")]
+        missing = qm.Filter(must=unscoped, must_not=[_is_empty("allow")])
+        records, _ = self._call(
+            lambda: self.client.scroll(
+                self.collection, scroll_filter=missing, limit=limit, with_payload=list(SCOPE_FIELDS), with_vectors=False
+            )
+        )
+        for fill in scope_fills((record.id, record.payload) for record in records):
+            # Only where the chunk still has the ACL that was read: an ACL change since then wrote its own scope.
+            where: list[Any] = [qm.HasIdCondition(has_id=list(fill.point_ids)), *unscoped]
+            if fill.acl_hash:
+                where.append(qm.FieldCondition(key="acl_hash", match=qm.MatchValue(value=fill.acl_hash)))
+            self._call(
+                partial(
+                    self.client.set_payload,
+                    self.collection,
+                    payload=fill.payload,
+                    points=qm.Filter(must=where),
+                    wait=True,
+                )
+            )
         return len(records)
 
     def scroll(self, where: Filter, fields: Sequence[str] | None = None, batch: int = 256) -> Iterator[Chunk]:
@@ -238,6 +282,16 @@ def _dense(query: SearchQuery) -> list[float]:
 
 def _sparse(vector: SparseVector) -> qm.SparseVector:
     return qm.SparseVector(indices=vector.indices, values=vector.values)
+
+
+def _index_schema(key: str) -> Any:
+    if key == "tenant":
+        return qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, is_tenant=True)
+    return qm.PayloadSchemaType.KEYWORD
+
+
+def _is_empty(key: str) -> qm.IsEmptyCondition:
+    return qm.IsEmptyCondition(is_empty=qm.PayloadField(key=key))
 
 
 def _to_qdrant(where: Filter) -> qm.Filter:

@@ -3,20 +3,22 @@
 Qdrant's own BM25 (`qdrant_edge.Bm25`) turns a text into hashed token ids: English word tokens, lowercased,
 English stop words removed, Snowball-stemmed. A chunk's vector holds BM25's term-frequency part
 (k1, b and a fixed average length); a query's vector holds 1 per distinct token. The IDF part is applied by
-Qdrant at query time (the sparse vector is declared with the `Idf` modifier), over the corpus the engine
-names: the chunks the caller may read (see `ChunkIndex.search`), so no keyword score ever depends on a chunk
-the caller may not read. Both engines compute the vectors here, so the embedded shard and a Qdrant server
-store the same numbers and rank alike.
+Qdrant at query time (the sparse vector is declared with the `Idf` modifier), over the corpus `idf_corpus`
+names: chunks the caller may read, so no keyword score ever depends on a chunk the caller may not read.
+Both engines compute the vectors here, so the embedded shard and a Qdrant server store the same numbers and
+rank alike.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import qdrant_edge as qe
+
+from access_index.index.filter import AnyOf, Filter
 
 # The vector's name in the collection. It names the recipe: if K1, B, AVG_TOKENS or the tokenizer change,
 # change the name too, so existing indexes get a new vector filled from their stored text (see fill_sparse)
@@ -65,3 +67,40 @@ def stored_chunk_vector(payload: Mapping[str, Any] | None) -> SparseVector:
     """The BM25 vector of a stored chunk, from its `text` payload (filling an index built before BM25)."""
     text = (payload or {}).get("text")
     return document_vector(text if isinstance(text, str) else "")
+
+
+# Payload key of a chunk's IDF scope: the (tenant, principal) pairs that may count it in keyword statistics.
+IDF_SCOPE = "idf_scope"
+_PAIR = "\x1f"  # never in a tenant name (access_index/manifest.py), so a pair reads back one way only
+
+
+def idf_scope(tenant: str, allow: Sequence[str], deny: Sequence[str]) -> list[str]:
+    """`<tenant>\x1f<principal>` for each principal the chunk allows; none when it denies anyone.
+
+    Written with the chunk and with every ACL change (chunk.acl_payload), beside the allow and deny lists
+    it is made from, so it always says the same thing they do."""
+    if deny:
+        return []
+    return sorted({f"{tenant}{_PAIR}{principal}" for principal in allow})
+
+
+def idf_corpus(where: Filter) -> Filter:
+    """BM25's IDF corpus for a search under `where` (an access filter): the chunks `where` admits that deny
+    nobody.
+
+    One `idf_scope` condition stands for tenant, allow and deny, so the engine resolves the corpus from one
+    keyword index instead of checking each readable chunk against three conditions (several times cheaper:
+    docs/benchmarks.md, "Keyword IDF"). Narrowings are kept as they are. Every chunk it admits is readable
+    under `where`: its scope pairs its own tenant with its own allow list, and is empty when its deny list
+    is not. Chunks that deny someone are left out of everyone's statistics; a `where` without exactly one
+    tenant and one allow condition is its own corpus."""
+    tenants = [condition for condition in where.must if condition.key == "tenant"]
+    allows = [condition for condition in where.must if condition.key == "allow"]
+    if len(tenants) != 1 or len(allows) != 1:
+        return where
+    pairs = tuple(f"{tenant}{_PAIR}{principal}" for tenant in tenants[0].values for principal in allows[0].values)
+    narrowing = tuple(condition for condition in where.must if condition.key not in ("tenant", "allow"))
+    return Filter(
+        must=(AnyOf(IDF_SCOPE, pairs), *narrowing),
+        must_not=tuple(condition for condition in where.must_not if condition.key != "deny"),
+    )

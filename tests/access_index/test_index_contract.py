@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from access_index.acl import Caller, Narrowing, build_access_filter
+from access_index.document_acl import DocumentAcl
 from access_index.errors import AccessDeniedError, ModelMismatchError
 from access_index.index import MODES, Chunk, ChunkIndex, Mode, ModelInfo, SearchQuery, document_filter, open_index
 from access_index.index.chunk import acl_payload
@@ -160,7 +161,7 @@ def test_acl_rewrite_keeps_vectors(index: ChunkIndex, embedder: HashingEmbedder,
     before = {h.chunk.point_id: h.score for h in index.search(q, eng, 10)}
     assert len(before) == 2
 
-    index.set_payload_where(document_filter("acme", "doc"), acl_payload(["group:/hr"], [], {"k": "v"}, "h2"))
+    index.set_payload_where(document_filter("acme", "doc"), acl_payload("acme", ["group:/hr"], [], {"k": "v"}, "h2"))
 
     assert index.search(q, eng, 10) == []
     after = {h.chunk.point_id: h.score for h in index.search(q, build_access_filter(caller("group:/hr")), 10)}
@@ -314,6 +315,54 @@ def test_chunks_the_caller_may_not_read_never_change_its_results(
     after = [(h.chunk.document_id, h.score) for h in index.search(q, where, 10)]
     assert [doc for doc, _ in after] == [doc for doc, _ in before]
     assert [score for _, score in after] == pytest.approx([score for _, score in before], abs=1e-6)
+
+
+def keyword_ranking(index: ChunkIndex, who: Caller, text: str) -> list[tuple[str, float]]:
+    return [
+        (h.chunk.document_id, h.score) for h in index.search(SearchQuery(text, "keyword"), build_access_filter(who), 10)
+    ]
+
+
+def assert_same_ranking(got: list[tuple[str, float]], expected: list[tuple[str, float]]) -> None:
+    assert [doc for doc, _ in got] == [doc for doc, _ in expected]
+    assert [score for _, score in got] == pytest.approx([score for _, score in expected], abs=1e-6)
+
+
+def test_the_keyword_statistics_follow_an_acl_change(index: ChunkIndex, embedder: HashingEmbedder) -> None:
+    """A revoked chunk leaves the caller's IDF statistics with the ACL change that revokes it (the same payload
+    write), and a granted one joins them: the caller's scores are those of an index where it never was, then
+    those of one where it always was readable."""
+    texts = ["merger globex pricing", "globex lunch menu", "pricing review of the canteen", "holiday calendar"]
+    put(index, embedder, [chunk(f"mine{i}", text=text) for i, text in enumerate(texts)])
+    alice = caller("authenticated", "user:alice")
+    alone = keyword_ranking(index, alice, "globex pricing")
+    put(index, embedder, [chunk("board", text="globex globex pricing board notes")])
+    shared = keyword_ranking(index, alice, "globex pricing")
+    assert "board" in dict(shared)
+    assert dict(shared)["mine0"] != pytest.approx(dict(alone)["mine0"], abs=1e-6)  # it counts while readable
+
+    board = DocumentAcl(allow=("group:/board",), deny=())
+    index.set_payload_where(document_filter("acme", "board"), board.payload("acme"))
+    assert_same_ranking(keyword_ranking(index, alice, "globex pricing"), alone)
+
+    everyone = DocumentAcl(allow=("authenticated",), deny=())
+    index.set_payload_where(document_filter("acme", "board"), everyone.payload("acme"))
+    assert_same_ranking(keyword_ranking(index, alice, "globex pricing"), shared)
+
+
+def test_chunks_that_deny_someone_are_left_out_of_everyones_keyword_statistics(
+    index: ChunkIndex, embedder: HashingEmbedder
+) -> None:
+    """The IDF corpus is the readable chunks that deny nobody (docs/acl-semantics.md): a chunk with a deny list
+    is found by those it admits, but the other chunks' scores do not move."""
+    texts = ["merger globex pricing", "globex lunch menu", "pricing review of the canteen", "holiday calendar"]
+    put(index, embedder, [chunk(f"mine{i}", text=text) for i, text in enumerate(texts)])
+    alice = caller("authenticated", "user:alice")
+    before = keyword_ranking(index, alice, "globex pricing")
+    put(index, embedder, [chunk("memo", text="globex pricing memo", deny=["user:mallory"])])
+    after = keyword_ranking(index, alice, "globex pricing")
+    assert "memo" in dict(after)
+    assert_same_ranking([hit for hit in after if hit[0] != "memo"], before)
 
 
 SERVICES = ["billing", "search", "auth", "storage"]

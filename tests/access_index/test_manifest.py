@@ -54,7 +54,7 @@ def test_acl_hash_changes_with_allow_deny_or_labels_only(tmp_path: Path) -> None
     assert rule is not None
     acl = DocumentAcl.from_rule(rule)
     assert acl.allow == ("group:/hr", "role:hr-admin")
-    assert acl.payload()["acl_hash"] == acl.acl_hash
+    assert acl.payload("acme")["acl_hash"] == acl.acl_hash
     again = load_manifest(
         write(tmp_path, VALID.replace('["group:/hr", "role:hr-admin"]', '["role:hr-admin", "group:/hr"]'))
     )

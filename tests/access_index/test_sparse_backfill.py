@@ -1,7 +1,8 @@
-"""An index built before BM25 vectors existed (the previous layout: one unnamed dense vector per chunk) is
-opened by the current code on both engines: the sparse vector is declared in place, `fill_sparse` gives every
-chunk its BM25 vector from the stored text, dense vectors and payloads stay untouched, searches answer
-throughout, and a chunk rewritten meanwhile keeps its own (newer) BM25 vector."""
+"""An index built before BM25 vectors existed (the previous layout: one unnamed dense vector per chunk, no IDF
+scopes) is opened by the current code on both engines: the sparse vector and the scope index are declared in
+place, `fill_sparse` gives every chunk its BM25 vector from the stored text and then its IDF scope from its
+stored ACL, dense vectors and the rest of the payload stay untouched, searches answer throughout, and a chunk
+rewritten (or re-permissioned) meanwhile keeps what was written for it."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from access_index.acl import Caller, build_access_filter
-from access_index.index import Chunk, ChunkIndex, SearchQuery, open_index
-from access_index.index.chunk import INDEXED_KEYWORDS
+from access_index.document_acl import DocumentAcl
+from access_index.index import Chunk, ChunkIndex, SearchQuery, document_filter, open_index
+from access_index.index import edge as edge_engine
+from access_index.index import server as server_engine
+from access_index.index.chunk import INDEXED_KEYWORDS, ScopeFill
+from access_index.index.sparse import IDF_SCOPE
 from access_index.settings import Settings
 from tests.conftest import settings_for
 from tests.support.hashing_embedder import HashingEmbedder
@@ -37,6 +42,7 @@ def old_chunks(count: int) -> list[Chunk]:
             text=f"{WORDS[i % len(WORDS)]} {WORDS[(i * 3 + 1) % len(WORDS)]} note {i}",
             uri=f"file:///doc{i}",
             allow=("authenticated",),
+            acl_hash="acl-authenticated",
         )
         for i in range(count)
     ]
@@ -45,7 +51,8 @@ def old_chunks(count: int) -> list[Chunk]:
 def write_previous_layout(
     settings: Settings, embedder: HashingEmbedder, chunks: Sequence[Chunk]
 ) -> QdrantClient | None:
-    """What the code before BM25 wrote: a dense-only collection, the same keyword indexes and payloads."""
+    """What the code before BM25 wrote: a dense-only collection, its keyword indexes and payloads (no scopes)."""
+    previous_keywords = [key for key in INDEXED_KEYWORDS if key != IDF_SCOPE]
     vectors = embedder.embed([chunk.text for chunk in chunks]).tolist()
     if settings.qdrant_url is None:
         paths = settings.paths
@@ -54,10 +61,10 @@ def write_previous_layout(
             vectors={"": qe.EdgeVectorParams(size=embedder.info.dimension, distance=qe.Distance.Cosine)}
         )
         shard = qe.EdgeShard.create(str(paths.index_shard), config)
-        for key in INDEXED_KEYWORDS:
+        for key in previous_keywords:
             shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
         points = [
-            qe.Point(id=c.point_id, vector=v, payload=c.to_payload()) for c, v in zip(chunks, vectors, strict=True)
+            qe.Point(id=c.point_id, vector=v, payload=previous_payload(c)) for c, v in zip(chunks, vectors, strict=True)
         ]
         shard.update(qe.UpdateOperation.upsert_points(points))
         shard.flush()
@@ -71,13 +78,18 @@ def write_previous_layout(
         vectors_config=qm.VectorParams(size=embedder.info.dimension, distance=qm.Distance.COSINE),
         metadata={"model": embedder.info.name, "dimension": embedder.info.dimension},
     )
-    for key in INDEXED_KEYWORDS:
+    for key in previous_keywords:
         client.create_payload_index(settings.qdrant_collection, key, field_schema=qm.PayloadSchemaType.KEYWORD)
     points = [
-        qm.PointStruct(id=c.point_id, vector=v, payload=c.to_payload()) for c, v in zip(chunks, vectors, strict=True)
+        qm.PointStruct(id=c.point_id, vector=v, payload=previous_payload(c))
+        for c, v in zip(chunks, vectors, strict=True)
     ]
     client.upsert(settings.qdrant_collection, points)
     return client
+
+
+def previous_payload(chunk: Chunk) -> dict[str, object]:
+    return {key: value for key, value in chunk.to_payload().items() if key != IDF_SCOPE}
 
 
 @pytest.fixture
@@ -108,7 +120,8 @@ def test_previous_layout_gets_bm25_vectors_from_stored_text(
     assert [(h.chunk.point_id, h.score) for h in index.search(probe, EVERYONE, 10)] == before
     while filled[-1]:
         filled.append(index.fill_sparse(7))
-    assert sum(filled) == len(chunks) and filled[:5] == [7, 7, 7, 7, 2]
+    # BM25 vectors first, then IDF scopes, 7 chunks a call each.
+    assert filled == [7, 7, 7, 7, 2, 7, 7, 7, 7, 2, 0]
     assert index.fill_sparse(7) == 0
 
     salary = {c.document_id for c in chunks if "salary" in c.text.split()}
@@ -147,3 +160,55 @@ def test_a_new_collection_needs_no_fill(index: ChunkIndex, embedder: HashingEmbe
     chunks = old_chunks(5)
     index.upsert(chunks, embedder.embed([c.text for c in chunks]).tolist())
     assert index.fill_sparse(100) == 0
+
+
+def test_after_the_fill_keyword_scores_are_those_of_a_fresh_index(
+    previous: tuple[ChunkIndex, list[Chunk]], engine: str, tmp_path: Path, embedder: HashingEmbedder
+) -> None:
+    """Until a chunk has its scope it is left out of the IDF statistics; after the fill every chunk counts,
+    exactly as in an index written by the current code."""
+    index, chunks = previous
+    index.ensure_collection(embedder.info)
+    while index.fill_sparse(8):
+        pass
+    fresh = open_index(settings_for(engine, tmp_path / "fresh"), role="test")
+    try:
+        fresh.ensure_collection(embedder.info)
+        fresh.upsert(chunks, embedder.embed([c.text for c in chunks]).tolist())
+        for text in ("salary", "salary roadmap note", "kubernetes audit"):
+            got = {h.chunk.point_id: h.score for h in index.search(SearchQuery(text, "keyword"), EVERYONE, 50)}
+            want = {h.chunk.point_id: h.score for h in fresh.search(SearchQuery(text, "keyword"), EVERYONE, 50)}
+            assert got and got == pytest.approx(want, abs=1e-6)
+    finally:
+        fresh.close()
+
+
+def test_an_acl_change_during_the_scope_fill_is_not_undone(
+    previous: tuple[ChunkIndex, list[Chunk]], engine: str, embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fill reads a chunk's ACL, then writes the scope made from it. If an ACL sync takes the chunk away
+    from everyone in between (an empty allow list: no scope, no deny), the fill's write must not land: it
+    would put the chunk back into `authenticated`'s keyword statistics."""
+    index, chunks = previous
+    index.ensure_collection(embedder.info)
+    assert index.fill_sparse(100) == len(chunks)  # the BM25 vectors; the scopes come next
+    module = edge_engine if engine == "edge" else server_engine
+    original = module.scope_fills
+    nobody = DocumentAcl(allow=(), deny=())
+
+    def sync_in_between(records: object) -> list[ScopeFill]:
+        fills = original(records)  # type: ignore[arg-type]
+        if fills:
+            index.set_payload_where(document_filter("acme", "doc0"), nobody.payload("acme"))
+        return fills
+
+    monkeypatch.setattr(module, "scope_fills", sync_in_between)
+    while index.fill_sparse(100):
+        pass
+    monkeypatch.undo()
+    # doc0 is in nobody's statistics: the scores are those of the index without it.
+    probe = SearchQuery(chunks[0].text.split()[0], "keyword")
+    got = {h.chunk.point_id: h.score for h in index.search(probe, EVERYONE, 50)}
+    index.delete_where(document_filter("acme", "doc0"))
+    want = {h.chunk.point_id: h.score for h in index.search(probe, EVERYONE, 50)}
+    assert got and got == pytest.approx(want, abs=1e-6)

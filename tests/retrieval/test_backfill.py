@@ -1,5 +1,6 @@
-"""`serve` on an index built before BM25 vectors: it answers at once, fills the vectors in the background
-from the stored text, and keyword search finds the old chunks once that is done."""
+"""`serve` on an index built before BM25 vectors and IDF scopes: it answers at once, fills the vectors (from
+the stored text) and then the scopes (from the stored ACL) in the background, and keyword search finds the
+old chunks once that is done."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def test_serve_fills_bm25_vectors_of_an_older_index_while_answering(
             semantic = http.post("/v1/search", json={"query": "salary", "mode": "semantic"}, headers=token)
             assert semantic.status_code == 200 and semantic.json()["results"]  # answers before the fill ends
             deadline = time.monotonic() + 60
-            while "clearance_sparse_backfill_chunks_total 1200.0" not in http.get("/metrics").text:
+            # 1,200 vectors, then 1,200 scopes.
+            while "clearance_sparse_backfill_chunks_total 2400.0" not in http.get("/metrics").text:
                 assert time.monotonic() < deadline, "the BM25 backfill did not finish"
                 time.sleep(0.05)
             response = http.post("/v1/search", json={"query": "salary", "mode": "keyword", "top_k": 50}, headers=token)

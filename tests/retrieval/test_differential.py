@@ -12,9 +12,10 @@ unverified e-mails (some without '@'), realm roles whose names hold a '/', clien
 chains (`azp` plus nested `act` actors) under agent policies that narrow, block or allow.
 
 Every caller asks in one search mode. In `semantic` the oracle scores by exact cosine, in `keyword` by textbook
-BM25 over the chunks the caller may read (the words here are neither stop words nor changed by stemming):
-the service must return exactly the oracle's top_k with its scores. Hybrid results must be readable, unique,
-and as many as the caller may read (up to top_k): every readable chunk is a semantic candidate.
+BM25 with its IDF over the chunks the caller may read that deny nobody (the words here are neither stop words
+nor changed by stemming): the service must return exactly the oracle's top_k with its scores. Hybrid results
+must be readable, unique, and as many as the caller may read (up to top_k): every readable chunk is a semantic
+candidate.
 """
 
 from __future__ import annotations
@@ -244,17 +245,19 @@ def oracle_readable(doc: Doc, asker: Asker, tokens: set[str]) -> bool:
     )
 
 
-def bm25_scores(texts: dict[str, str], query: str) -> dict[str, float]:
-    """Textbook BM25 (Robertson/Sparck Jones IDF, k1, b, fixed average length) over `texts` alone."""
+def bm25_scores(texts: dict[str, str], query: str, statistics: dict[str, str]) -> dict[str, float]:
+    """Textbook BM25 (Robertson/Sparck Jones IDF, k1, b, fixed average length) of `texts`, with the IDF counted
+    over `statistics` alone."""
     bags = {doc: Counter(text.split()) for doc, text in texts.items()}
+    counted = [set(text.split()) for text in statistics.values()]
     terms = set(query.split())
-    count = len(bags)
+    count = len(counted)
     scores: dict[str, float] = {}
     for doc, bag in bags.items():
         length = sum(bag.values())
         score = 0.0
         for term in terms & bag.keys():
-            frequency = sum(1 for other in bags.values() if term in other)
+            frequency = sum(1 for other in counted if term in other)
             idf = math.log(1 + (count - frequency + 0.5) / (frequency + 0.5))
             tf = bag[term]
             score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / AVG_TOKENS))
@@ -364,8 +367,11 @@ def test_results_match_the_oracle(
                 query = embedder.embed([asker.query])[0]
                 scores = {doc_id: float(np.dot(vectors[i], query)) for doc_id, i in readable.items()}
             else:
-                # IDF over the caller's readable chunks only: what others hold never changes a score.
-                scores = bm25_scores({doc_id: corpus[i].text for doc_id, i in readable.items()}, asker.query)
+                # IDF over the caller's readable chunks that deny nobody (docs/acl-semantics.md): what the
+                # caller may not read never changes a score.
+                texts = {doc_id: corpus[i].text for doc_id, i in readable.items()}
+                counted = {doc_id: text for doc_id, text in texts.items() if not corpus[readable[doc_id]].deny}
+                scores = bm25_scores(texts, asker.query, counted)
             # Exactness: the oracle's top_k (ties may be broken either way).
             expected = sorted(scores.values(), reverse=True)[: asker.top_k]
             assert len(returned) == len(expected), (asker, returned, scores)
