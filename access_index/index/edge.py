@@ -64,6 +64,7 @@ class EdgeIndex:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock: IO[str] | None = _acquire_lock(paths.index_lock, role)
         self._shard: qe.EdgeShard | None = None
+        self._scope_cursor: Any = None  # where the IDF scope fill goes on (see _fill_scopes)
         try:
             if (paths.index_shard / "edge_config.json").exists():
                 self._shard = qe.EdgeShard.load(str(paths.index_shard))
@@ -162,8 +163,12 @@ class EdgeIndex:
         """IDF scopes for chunks written before them (the ones that deny nobody; the others have none)."""
         unscoped: list[Any] = [qe.IsEmptyCondition(IDF_SCOPE), qe.IsEmptyCondition("deny")]
         missing = qe.Filter(must=list(unscoped), must_not=[qe.IsEmptyCondition("allow")])
-        request = qe.ScrollRequest(limit=limit, filter=missing, with_payload=list(SCOPE_FIELDS))
-        records, _ = self._call(methodcaller("scroll", request))
+        # From where the last call stopped: rescanning the filled chunks every time would make a fill quadratic.
+        start = self._scope_cursor
+        request = qe.ScrollRequest(offset=start, limit=limit, filter=missing, with_payload=list(SCOPE_FIELDS))
+        records, self._scope_cursor = self._call(methodcaller("scroll", request))
+        if not records and start is not None:
+            return self._fill_scopes(limit)  # at the end: one more pass from the start finds any left
         for fill in scope_fills((record.id, record.payload) for record in records):
             # Only where the chunk still has the ACL that was read: an ACL change since then wrote its own scope.
             where: list[Any] = [qe.HasIdCondition(set(fill.point_ids)), *unscoped]

@@ -57,6 +57,7 @@ class ServerIndex:
         self.settings = settings
         self.collection = settings.qdrant_collection
         self.client = client
+        self._scope_cursor: Any = None  # where the IDF scope fill goes on (see _fill_scopes)
 
     def ensure_collection(self, model: ModelInfo) -> None:
         def action() -> None:
@@ -195,11 +196,21 @@ class ServerIndex:
         """IDF scopes for chunks written before them (the ones that deny nobody; the others have none)."""
         unscoped: list[Any] = [_is_empty(IDF_SCOPE), _is_empty("deny")]
         missing = qm.Filter(must=unscoped, must_not=[_is_empty("allow")])
-        records, _ = self._call(
-            lambda: self.client.scroll(
-                self.collection, scroll_filter=missing, limit=limit, with_payload=list(SCOPE_FIELDS), with_vectors=False
+        # From where the last call stopped: rescanning the filled chunks every time would make a fill quadratic.
+        start = self._scope_cursor
+        records, self._scope_cursor = self._call(
+            partial(
+                self.client.scroll,
+                self.collection,
+                scroll_filter=missing,
+                limit=limit,
+                offset=start,
+                with_payload=list(SCOPE_FIELDS),
+                with_vectors=False,
             )
         )
+        if not records and start is not None:
+            return self._fill_scopes(limit)  # at the end: one more pass from the start finds any left
         for fill in scope_fills((record.id, record.payload) for record in records):
             # Only where the chunk still has the ACL that was read: an ACL change since then wrote its own scope.
             where: list[Any] = [qm.HasIdCondition(has_id=list(fill.point_ids)), *unscoped]
