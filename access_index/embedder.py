@@ -125,14 +125,15 @@ class SentenceTransformerEmbedder:
 
 def load_embedder(settings: Settings) -> Embedder:
     if settings.embedding_backend == "onnx":
-        # Our own int8 export (access_index/onnx_embedder.py), cached under the data dir.
-        from access_index.onnx_embedder import OnnxEmbedder
+        # Our own int8 export (access_index/onnx_embedder.py): this installation's, else the data dir's.
+        from access_index.onnx_embedder import OnnxEmbedder, installation_cache
 
         offline_environment()
         quiet_transformers()
         name = settings.embedding_model
         location = bundled_model_path() if name == DEFAULT_EMBEDDING_MODEL else Path(name)
-        return OnnxEmbedder(name, location, settings.paths.models_dir, batch_size=settings.embedding_batch_size)
+        caches = [installation_cache(), settings.paths.models_dir]
+        return OnnxEmbedder(name, location, caches, batch_size=settings.embedding_batch_size)
     return SentenceTransformerEmbedder(
         settings.embedding_model, batch_size=settings.embedding_batch_size, backend=settings.embedding_backend
     )

@@ -3,7 +3,9 @@ int8 weights and run by onnxruntime (about 2x the fp32 torch throughput on CPU).
 
 sentence-transformers' own ONNX backend needs `optimum`, which would pin an older transformers;
 this module does the three steps itself, from the model files on this machine (never a download):
-  1. export the transformer with torch.onnx (fp32), once, into `<data dir>/models/`;
+  1. export the transformer with torch.onnx (fp32), once per installation: into this installation's model
+     cache (`<sys.prefix>/share/clearance/models`, where scripts/setup.sh and the image build put it by
+     running `python -m access_index.onnx_embedder`), or, when that cannot be written, `<data dir>/models/`;
   2. quantize its MatMul weights to int8 per channel, keeping the feed-forward output projections in
      fp32 (their outlier weights are where int8 loses the most quality in BERT-style models);
   3. check the result against the fp32 torch model on a fixed sample and refuse it below
@@ -13,9 +15,12 @@ Mean pooling and L2 normalization are done here in numpy, as the model's Pooling
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import logging
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Sequence
@@ -27,6 +32,7 @@ import numpy as np
 from access_index.errors import EmbeddingError
 from access_index.index.base import ModelInfo
 
+log = logging.getLogger("clearance.model")
 Vectors = np.ndarray[Any, np.dtype[np.float32]]
 MIN_COSINE = 0.99
 EXPORT_VERSION = "1"
@@ -61,7 +67,7 @@ class OnnxEmbedder:
         self,
         name: str,
         model_dir: Path,
-        cache_dir: Path,
+        cache_dirs: Sequence[Path],
         batch_size: int = 64,
         recipe: Recipe = DEFAULT_RECIPE,
         min_cosine: float = MIN_COSINE,
@@ -70,9 +76,7 @@ class OnnxEmbedder:
         config = _read_model_config(model_dir)
         self.max_tokens = config.max_tokens
         self.info = ModelInfo(name=name, dimension=config.dimension)
-        self.model_path = cache_dir / f"{_slug(name)}-{_fingerprint(model_dir, recipe)}.int8.onnx"
-        if not self.model_path.exists():
-            export_int8(model_dir, self.model_path, config.max_tokens, recipe, min_cosine)
+        self.model_path = prepared_export(name, model_dir, cache_dirs, recipe, min_cosine)
         self.quality: dict[str, Any] = json.loads(self.model_path.with_suffix(".json").read_text(encoding="utf-8"))
         try:
             import onnxruntime as ort  # type: ignore[import-untyped]
@@ -163,6 +167,51 @@ def _fingerprint(model_dir: Path, recipe: Recipe) -> str:
         stat = weights.stat()
         digest.update(f"{weights.name}:{stat.st_size}".encode())
     return digest.hexdigest()[:16]
+
+
+def installation_cache() -> Path:
+    """This installation's model cache: every data dir served by this installation shares its exports."""
+    return Path(sys.prefix) / "share" / "clearance" / "models"
+
+
+def prepared_export(
+    name: str,
+    model_dir: Path,
+    cache_dirs: Sequence[Path],
+    recipe: Recipe = DEFAULT_RECIPE,
+    min_cosine: float = MIN_COSINE,
+) -> Path:
+    """The int8 export of `model_dir`: the first of `cache_dirs` that holds it, else exported now (once: under
+    a lock, so processes starting together wait for one export) into the first of them that can be written."""
+    file_name = f"{_slug(name)}-{_fingerprint(model_dir, recipe)}.int8.onnx"
+    for directory in cache_dirs:
+        if (directory / file_name).exists():
+            return directory / file_name
+    writable = [directory for directory in cache_dirs if _can_write(directory)]
+    if not writable:
+        shown = ", ".join(str(directory) for directory in cache_dirs)
+        raise EmbeddingError(
+            f"the int8 model of {name} is not prepared and none of {shown} can be written: run "
+            "`python -m access_index.onnx_embedder` with this installation's Python as a user who may write it, "
+            "or set CLEARANCE_EMBEDDING_BACKEND=torch"
+        )
+    target = writable[0] / file_name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(file_name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            log.info("exporting the int8 model of %s into %s (once; about a minute)", name, target.parent)
+            max_tokens = _read_model_config(model_dir).max_tokens
+            export_int8(model_dir, target, max_tokens, recipe, min_cosine)
+    return target
+
+
+def _can_write(directory: Path) -> bool:
+    """Whether `directory` exists and is writable, or could be made in its nearest existing parent."""
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+    return False
 
 
 def export_int8(
@@ -265,3 +314,20 @@ def _compare(model: Any, onnx_path: Path, max_tokens: int, recipe: Recipe) -> di
         "quantization": "dynamic int8, per-channel MatMul weights"
         + ("; FFN output projections fp32" if recipe == "ffn-out-fp32" else "; every MatMul"),
     }
+
+
+def main() -> int:
+    """`python -m access_index.onnx_embedder`: export the bundled model to int8 into this installation's cache
+    now (scripts/setup.sh and the image build run it), so no command and no data dir pays the export later."""
+    from access_index.embedder import bundled_model_path, offline_environment, quiet_transformers
+    from access_index.settings import DEFAULT_EMBEDDING_MODEL
+
+    offline_environment()
+    quiet_transformers()
+    path = prepared_export(DEFAULT_EMBEDDING_MODEL, bundled_model_path(), [installation_cache()])
+    print(f"int8 model ready: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -315,7 +315,7 @@ def main() -> int:
     parser.add_argument("--callers", default="1,8,32")
     parser.add_argument("--modes", default="hybrid,semantic,keyword")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "out" / "search")
-    parser.add_argument("--backend", default="torch", help="the server's CLEARANCE_EMBEDDING_BACKEND (torch, onnx)")
+    parser.add_argument("--backend", default="onnx", help="the server's CLEARANCE_EMBEDDING_BACKEND (torch, onnx)")
     parser.add_argument("--audit-fsync", default="record", choices=["record", "interval", "never"])
     parser.add_argument("--audit-records", type=int, default=2000, help="appends per setting in the audit timing")
     parser.add_argument("--audit-only", action="store_true", help="only the audit timing (no index, no server)")

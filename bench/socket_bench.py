@@ -202,7 +202,7 @@ def main() -> int:
     parser.add_argument("--chunks", type=int, default=20_000, help="chunks in the searched index")
     parser.add_argument("--base", type=int, default=500, help="real paragraphs embedded for the searched index")
     parser.add_argument("--seconds", type=float, default=20.0, help="idle search measurement")
-    parser.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    parser.add_argument("--backend", default="onnx", choices=["torch", "onnx"])
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "socket")
     parser.add_argument(
         "--tiny", action="store_true", help="3 documents, each ingest path once (figures meaningless; CI runs it)"
@@ -349,6 +349,6 @@ if __name__ == "__main__":
         parser.add_argument("--data-dir", type=Path, required=True)
         parser.add_argument("--corpus", type=Path, required=True)
         parser.add_argument("--source", required=True)
-        parser.add_argument("--backend", default="torch")
+        parser.add_argument("--backend", default="onnx")
         raise SystemExit(worker(parser.parse_args()))
     raise SystemExit(main())

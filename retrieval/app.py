@@ -177,9 +177,10 @@ def _load_model(settings: Settings) -> Embedder:
     """The model's name and dimension now, its weights at the warm-up (with serve's torch threads)."""
 
     def load() -> Embedder:
-        import torch
+        if settings.embedding_backend == "torch":
+            import torch
 
-        torch.set_num_threads(settings.serve_model_threads)
+            torch.set_num_threads(settings.serve_model_threads)
         return load_embedder(settings)
 
     return open_embedder(settings, load=load)

@@ -10,3 +10,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/pip install -q "torch==2.13.0"
 # The constraint keeps every later resolution on that torch.
 .venv/bin/pip install -q -c scripts/constraints.txt -e ".[dev]"
+# The int8 export of the bundled model (the default onnx backend), once per installation: no command and no
+# data dir pays its minute later.
+HF_HUB_OFFLINE=1 DO_NOT_TRACK=1 .venv/bin/python -m access_index.onnx_embedder

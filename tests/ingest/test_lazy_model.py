@@ -80,8 +80,8 @@ def test_an_unchanged_tree_never_loads_the_weights(
 @pytest.mark.model
 @pytest.mark.slow
 def test_a_real_no_change_run_imports_no_model_code(tmp_path: Path) -> None:
-    """A real `clearance ingest` process: after a first run with the real model, a second run over the same
-    tree finishes without importing sentence-transformers or torch at all."""
+    """A real `clearance ingest` process: after a first run with the real model (the default onnx backend), a
+    second run over the same tree finishes without importing any model code at all."""
     root, manifest, data_dir = tmp_path / "share", tmp_path / "acl.yaml", tmp_path / "data"
     write_corpus(root)
     manifest.write_text('version: 1\nrules:\n  - paths: ["**"]\n    allow: [authenticated]\n', encoding="utf-8")
@@ -91,8 +91,8 @@ def test_a_real_no_change_run_imports_no_model_code(tmp_path: Path) -> None:
         import json, sys
         from access_index.cli import main
         code = main({args!r})
-        print(json.dumps({{"code": code, "loaded": sorted(m for m in ("torch", "sentence_transformers")
-                                                         if m in sys.modules)}}))
+        model_code = ("onnxruntime", "sentence_transformers", "torch", "transformers")
+        print(json.dumps({{"code": code, "loaded": sorted(m for m in model_code if m in sys.modules)}}))
         """
     )
     runs = []
@@ -102,5 +102,5 @@ def test_a_real_no_change_run_imports_no_model_code(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         runs.append(json.loads(done.stdout.splitlines()[-1]))
-    assert runs[0] == {"code": 0, "loaded": ["sentence_transformers", "torch"]}
+    assert runs[0]["code"] == 0 and "onnxruntime" in runs[0]["loaded"]
     assert runs[1] == {"code": 0, "loaded": []}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from access_index.embedder import load_embedder
-from access_index.onnx_embedder import MIN_COSINE
-from access_index.settings import load_settings
+from access_index import onnx_embedder
+from access_index.embedder import bundled_model_path, load_embedder
+from access_index.onnx_embedder import MIN_COSINE, OnnxEmbedder, installation_cache, prepared_export
+from access_index.settings import DEFAULT_EMBEDDING_MODEL, load_settings
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -21,8 +23,12 @@ TEXTS = [
 ]
 
 
+def test_onnx_is_the_default_backend(tmp_path: Path) -> None:
+    assert load_settings(data_dir=tmp_path).embedding_backend == "onnx"
+
+
 def test_int8_export_is_cached_and_close_to_fp32(tmp_path: Path) -> None:
-    onnx = load_embedder(load_settings(data_dir=tmp_path, embedding_backend="onnx"))
+    onnx = load_embedder(load_settings(data_dir=tmp_path))
     torch = load_embedder(load_settings(data_dir=tmp_path, embedding_backend="torch"))
 
     assert onnx.info == torch.info
@@ -31,9 +37,40 @@ def test_int8_export_is_cached_and_close_to_fp32(tmp_path: Path) -> None:
     assert float(cosines.min()) >= MIN_COSINE
     assert np.allclose(np.linalg.norm(onnx.embed(TEXTS), axis=1), 1.0, atol=1e-5)
     assert [onnx.count_tokens(t) for t in TEXTS] == [torch.count_tokens(t) for t in TEXTS]
-    exported = list((tmp_path / "models").glob("*.int8.onnx"))
-    assert len(exported) == 1
-    # A second load reuses the export instead of redoing it.
-    mtime = exported[0].stat().st_mtime
-    load_embedder(load_settings(data_dir=tmp_path, embedding_backend="onnx"))
-    assert exported[0].stat().st_mtime == mtime
+    # One export per installation (scripts/setup.sh made it), shared by every data dir: none in this one.
+    assert isinstance(onnx, OnnxEmbedder)
+    assert onnx.model_path.parent == installation_cache()
+    assert not (tmp_path / "models").exists()
+    # Another data dir reuses it instead of exporting again.
+    mtime = onnx.model_path.stat().st_mtime
+    again = load_embedder(load_settings(data_dir=tmp_path / "other"))
+    assert isinstance(again, OnnxEmbedder) and again.model_path == onnx.model_path
+    assert onnx.model_path.stat().st_mtime == mtime
+
+
+def test_the_export_is_looked_up_in_order_and_made_where_it_can_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found: the first cache that holds the file is used as is. Not found: exported into the first cache that
+    can be written (one that cannot be, like an installation owned by another user, is passed over), once."""
+    model_dir = bundled_model_path()
+    prepared = prepared_export(DEFAULT_EMBEDDING_MODEL, model_dir, [installation_cache()])
+    first, second = tmp_path / "first", tmp_path / "second"
+    second.mkdir()
+    shutil.copy(prepared, second / prepared.name)
+    assert prepared_export(DEFAULT_EMBEDDING_MODEL, model_dir, [first, second]) == second / prepared.name
+
+    exports: list[Path] = []
+
+    def copy_export(source: Path, target: Path, *args: object) -> None:  # the export itself is tested above
+        exports.append(target)
+        shutil.copy(prepared, target)
+
+    monkeypatch.setattr(onnx_embedder, "export_int8", copy_export)
+    blocked = tmp_path / "installation"
+    blocked.write_text("a file where the installation's cache would be: nothing can be made under it")
+    caches = [blocked / "models", tmp_path / "data" / "models"]
+    made = prepared_export(DEFAULT_EMBEDDING_MODEL, model_dir, caches)
+    assert made == tmp_path / "data" / "models" / prepared.name
+    assert prepared_export(DEFAULT_EMBEDDING_MODEL, model_dir, caches) == made
+    assert exports == [made]
