@@ -10,7 +10,9 @@ this module does the three steps itself, from the model files on this machine (n
      fp32 (their outlier weights are where int8 loses the most quality in BERT-style models);
   3. check the result against the fp32 torch model on a fixed sample and refuse it below
      MIN_COSINE: an index must not silently get worse vectors.
-Mean pooling and L2 normalization are done here in numpy, as the model's Pooling/Normalize modules do.
+Tokenization uses the model's tokenizer.json through `tokenizers` (the same ids as transformers, without
+importing torch); mean pooling and L2 normalization are done here in numpy, as the model's Pooling/Normalize
+modules do.
 """
 
 from __future__ import annotations
@@ -80,16 +82,15 @@ class OnnxEmbedder:
         self.quality: dict[str, Any] = json.loads(self.model_path.with_suffix(".json").read_text(encoding="utf-8"))
         try:
             import onnxruntime as ort  # type: ignore[import-untyped]
-            from transformers import AutoTokenizer
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = max(1, os.cpu_count() or 1)
             self._session = ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
-            self._tokenizer: Any = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-            # A second instance for counting: ingest chunks on one thread while it embeds on another, and a
-            # fast tokenizer refuses concurrent calls ("Already borrowed") and would serialize the two.
-            self._counter: Any = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-            self._counter.model_max_length = 1 << 30  # counting only: no "longer than the maximum" warning
+            # The model's own fast tokenizer through `tokenizers` itself: transformers' AutoTokenizer would import
+            # torch (seconds and hundreds of MB per process) for the same ids.
+            self._tokenizer = _load_tokenizer(model_dir, max_tokens=self.max_tokens)
+            # A second instance for counting (no truncation, no padding, no special tokens).
+            self._counter = _load_tokenizer(model_dir, max_tokens=None)
         except Exception as error:
             raise EmbeddingError(f"cannot load the ONNX model {self.model_path}: {error}") from error
         self._lock = threading.Lock()
@@ -109,13 +110,32 @@ class OnnxEmbedder:
 
     def count_tokens(self, text: str) -> int:
         with self._count_lock:
-            return len(self._counter.encode(text, add_special_tokens=False))
+            return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def _run(self, texts: list[str]) -> Vectors:
-        encoded = self._tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np")
-        feeds = {name: encoded[name].astype(np.int64) for name in INPUTS}
+        encoded = self._tokenizer.encode_batch(texts)
+        feeds = {
+            "input_ids": np.array([item.ids for item in encoded], dtype=np.int64),
+            "attention_mask": np.array([item.attention_mask for item in encoded], dtype=np.int64),
+            "token_type_ids": np.array([item.type_ids for item in encoded], dtype=np.int64),
+        }
         hidden = self._session.run(None, feeds)[0]
         return mean_pool_normalize(hidden, feeds["attention_mask"])
+
+
+def _load_tokenizer(model_dir: Path, max_tokens: int | None) -> Any:
+    """The model's tokenizer.json: truncated to `max_tokens` and padded to the longest text of a batch (as
+    sentence-transformers calls it), or, with None, neither (for counting)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    padding = tokenizer.padding or {}
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    if max_tokens is not None:
+        tokenizer.enable_truncation(max_length=max_tokens)
+        tokenizer.enable_padding(pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]"))
+    return tokenizer
 
 
 def mean_pool_normalize(hidden: Any, attention_mask: Any) -> Vectors:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +76,40 @@ def test_the_export_is_looked_up_in_order_and_made_where_it_can_be_written(
     assert made == tmp_path / "data" / "models" / prepared.name
     assert prepared_export(DEFAULT_EMBEDDING_MODEL, model_dir, caches) == made
     assert exports == [made]
+
+
+def test_the_tokenizer_gives_the_ids_transformers_gives_without_importing_torch(tmp_path: Path) -> None:
+    """The onnx backend tokenizes with the model's tokenizer.json through `tokenizers` alone: the same ids,
+    attention masks, type ids and counts as transformers' AutoTokenizer (what sentence-transformers uses), on
+    texts that truncate, pad, normalize and split oddly; and a process that loads it never imports torch."""
+    from transformers import AutoTokenizer
+
+    texts = [
+        *TEXTS,
+        "",
+        "x" * 3000,
+        " ".join(["word"] * 400),
+        "naïve café ﬁle Ⅻ ＡＢＣ",
+        "INC-20431 §4.2 ✓ 日本語のテキスト\u200b and tabs\tand\nlines",
+    ]
+    onnx = load_embedder(load_settings(data_dir=tmp_path))
+    assert isinstance(onnx, OnnxEmbedder)
+    reference = AutoTokenizer.from_pretrained(str(bundled_model_path()), local_files_only=True)
+    expected = reference(texts, padding=True, truncation=True, max_length=onnx.max_tokens, return_tensors="np")
+    ours = onnx._tokenizer.encode_batch(texts)
+    assert expected["input_ids"].tolist() == [item.ids for item in ours]
+    assert expected["attention_mask"].tolist() == [item.attention_mask for item in ours]
+    assert expected["token_type_ids"].tolist() == [item.type_ids for item in ours]
+    reference.model_max_length = 1 << 30
+    assert [onnx.count_tokens(text) for text in texts] == [
+        len(reference.encode(text, add_special_tokens=False)) for text in texts
+    ]
+
+    probe = (
+        "import sys; from pathlib import Path; from access_index.embedder import load_embedder; "
+        "from access_index.settings import load_settings; "
+        f"load_embedder(load_settings(data_dir=Path({str(tmp_path)!r}))).embed(['hello']); "
+        "print('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.strip() == "False"
