@@ -132,7 +132,7 @@ class EdgeIndex:
     def search(self, query: SearchQuery, where: Filter, limit: int) -> list[Hit]:
         if where.matches_nothing:
             return []
-        request = _query_request(query, _to_edge(where), _to_edge(idf_corpus(where)), limit)
+        request = _query_request(query, where, limit)
         points = self._call(lambda shard: shard.query(request))
         return [Hit(Chunk.from_payload(point.payload or {}), float(point.score)) for point in points]
 
@@ -236,13 +236,14 @@ class EdgeIndex:
             self._lock = None
 
 
-def _query_request(query: SearchQuery, where: qe.Filter, corpus: qe.Filter, limit: int) -> qe.QueryRequest:
-    """One Qdrant query per search; `where` restricts every branch and the fused result; `corpus` (within
-    `where`) is BM25's IDF corpus."""
+def _query_request(query: SearchQuery, access: Filter, limit: int) -> qe.QueryRequest:
+    """One Qdrant query per search; the access filter restricts every branch and the fused result, and BM25's
+    IDF corpus (`idf_corpus`) lies within it."""
+    where = _to_edge(access)
     dense = qe.SearchParams(hnsw_ef=hnsw.search_ef(limit))
-    keyword = qe.SearchParams(idf=qe.IdfParams(corpus=corpus))
     if query.mode == "semantic":
         return qe.QueryRequest(limit=limit, query=_nearest(query), filter=where, params=dense, with_payload=True)
+    keyword = qe.SearchParams(idf=qe.IdfParams(corpus=_to_edge(idf_corpus(access))))
     sparse = qe.Query.Nearest(_sparse(query_vector(query.text)), using=SPARSE_VECTOR)
     if query.mode == "keyword":
         return qe.QueryRequest(limit=limit, query=sparse, filter=where, params=keyword, with_payload=True)

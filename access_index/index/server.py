@@ -135,28 +135,28 @@ class ServerIndex:
             return []
         flt = _to_qdrant(where)
         dense = qm.SearchParams(hnsw_ef=hnsw.search_ef(limit))
-        keyword = qm.SearchParams(idf=qm.IdfCorpusParams(corpus=_to_qdrant(idf_corpus(where))))
-        sparse = _sparse(query_vector(query.text))
         # One Qdrant query per search; the access filter restricts every branch and the fused result, and
         # BM25's IDF corpus lies within it.
         arguments: dict[str, Any]
         if query.mode == "semantic":
             arguments = {"query": _dense(query), "search_params": dense}
-        elif query.mode == "keyword":
-            arguments = {"query": sparse, "using": SPARSE_VECTOR, "search_params": keyword}
         else:
-            depth = hybrid.branch_limit(limit)
-            arguments = {
-                "prefetch": [
-                    qm.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=flt, params=keyword, limit=depth),
-                    qm.Prefetch(query=_dense(query), filter=flt, params=dense, limit=depth),
-                ],
-                "query": (
-                    qm.RrfQuery(rrf=qm.Rrf(k=hybrid.RRF_K))
-                    if hybrid.FUSION == "rrf"
-                    else qm.FusionQuery(fusion=qm.Fusion.DBSF)
-                ),
-            }
+            keyword = qm.SearchParams(idf=qm.IdfCorpusParams(corpus=_to_qdrant(idf_corpus(where))))
+            sparse = _sparse(query_vector(query.text))
+            arguments = {"query": sparse, "using": SPARSE_VECTOR, "search_params": keyword}
+            if query.mode == "hybrid":
+                depth = hybrid.branch_limit(limit)
+                arguments = {
+                    "prefetch": [
+                        qm.Prefetch(query=sparse, using=SPARSE_VECTOR, filter=flt, params=keyword, limit=depth),
+                        qm.Prefetch(query=_dense(query), filter=flt, params=dense, limit=depth),
+                    ],
+                    "query": (
+                        qm.RrfQuery(rrf=qm.Rrf(k=hybrid.RRF_K))
+                        if hybrid.FUSION == "rrf"
+                        else qm.FusionQuery(fusion=qm.Fusion.DBSF)
+                    ),
+                }
         response = self._call(
             lambda: self.client.query_points(
                 self.collection, query_filter=flt, limit=limit, with_payload=True, **arguments

@@ -71,7 +71,12 @@ def stored_chunk_vector(payload: Mapping[str, Any] | None) -> SparseVector:
 
 # Payload key of a chunk's IDF scope: the (tenant, principal) pairs that may count it in keyword statistics.
 IDF_SCOPE = "idf_scope"
-_PAIR = "\x1f"  # never in a tenant name (access_index/manifest.py), so a pair reads back one way only
+
+
+def _pair(tenant: str, principal: str) -> str:
+    """One scope value; stored (idf_scope) and asked for (idf_corpus) alike. The separator is never in a tenant
+    name (access_index/manifest.py), so a pair reads back one way only."""
+    return f"{tenant}\x1f{principal}"
 
 
 def idf_scope(tenant: str, allow: Sequence[str], deny: Sequence[str]) -> list[str]:
@@ -81,7 +86,7 @@ def idf_scope(tenant: str, allow: Sequence[str], deny: Sequence[str]) -> list[st
     it is made from, so it always says the same thing they do."""
     if deny:
         return []
-    return sorted({f"{tenant}{_PAIR}{principal}" for principal in allow})
+    return sorted({_pair(tenant, principal) for principal in allow})
 
 
 def idf_corpus(where: Filter) -> Filter:
@@ -98,7 +103,7 @@ def idf_corpus(where: Filter) -> Filter:
     allows = [condition for condition in where.must if condition.key == "allow"]
     if len(tenants) != 1 or len(allows) != 1:
         return where
-    pairs = tuple(f"{tenant}{_PAIR}{principal}" for tenant in tenants[0].values for principal in allows[0].values)
+    pairs = tuple(_pair(tenant, principal) for tenant in tenants[0].values for principal in allows[0].values)
     narrowing = tuple(condition for condition in where.must if condition.key not in ("tenant", "allow"))
     return Filter(
         must=(AnyOf(IDF_SCOPE, pairs), *narrowing),
