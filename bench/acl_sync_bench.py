@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures["index_fill_s"] = round(time.perf_counter() - started, 1)
         index = TimedIndex(inner)
         options = SyncOptions(backoff=Backoff(attempts=1))
-        typed: ChunkIndex = index  # type: ignore[assignment]
+        typed: ChunkIndex = index
         try:
             server.requests.clear()
             full = sync_once(settings, typed, options)

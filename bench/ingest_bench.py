@@ -302,10 +302,10 @@ def main() -> None:
         print(f"generated {args.docs} documents {formats} in {time.perf_counter() - started:.1f} s", flush=True)
     if args.overhead or args.read_only:
         load = os.getloadavg()[0]
-        result = overhead(corpus, args.overhead) if args.overhead else read_once(corpus, data_dir, args.isolation)
+        timing = overhead(corpus, args.overhead) if args.overhead else read_once(corpus, data_dir, args.isolation)
         after = os.getloadavg()[0]
-        result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} → {after:.1f}"
-        print(json.dumps(result, indent=2))
+        timing["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} → {after:.1f}"
+        print(json.dumps(timing, indent=2))
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
         return

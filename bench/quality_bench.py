@@ -436,7 +436,7 @@ def compare_recipes(args: argparse.Namespace, collection: Collection) -> dict[st
     models: dict[str, Any] = {"torch fp32": SentenceTransformerEmbedder()}
     for recipe in RECIPES:
         models[f"onnx int8 {recipe}"] = OnnxEmbedder(
-            "all-MiniLM-L6-v2", bundled_model_path(), args.workdir / "recipes", recipe=recipe, min_cosine=0.0
+            "all-MiniLM-L6-v2", bundled_model_path(), [args.workdir / "recipes"], recipe=recipe, min_cosine=0.0
         )
     out = {}
     for name, model in models.items():
@@ -577,8 +577,9 @@ def copy_group(data_dir: Path, group_dir: Path, readable: set[str]) -> None:
                 chunk = Chunk.from_payload(record.payload or {})
                 if document_of(chunk.document_id) in readable:
                     chunks.append(chunk)
-                    vector = record.vector
-                    vectors.append(list(vector[""] if isinstance(vector, dict) else vector))
+                    stored = record.vector
+                    dense = stored[""] if isinstance(stored, dict) else stored
+                    vectors.append(np.asarray(dense, dtype=np.float32).ravel().tolist())
             if offset is None:
                 break
     finally:

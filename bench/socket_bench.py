@@ -35,7 +35,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 CALLERS = 8
 
@@ -213,10 +212,8 @@ def main() -> int:
         args.docs, args.chunks, args.base, args.seconds, args.backend, warm_up = 3, 200, 20, 0.5, "torch", 0.5
     os.environ.update({"HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"})
 
-    import ingest_bench
-    import search_bench
-
     from access_index.settings import load_settings
+    from bench import ingest_bench, search_bench
     from retrieval.dev_issuer import mint_token
 
     workdir: Path = args.workdir
