@@ -61,7 +61,8 @@ class Settings(BaseSettings):
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
-    # onnx: the int8 export (2-3x torch's throughput on CPU, nDCG@10 within 0.3 points: docs/benchmarks.md).
+    # onnx: the int8 export (a query in about a quarter of torch's time, batches at about its rate; nDCG@10
+    # within 0.35 points of fp32: docs/benchmarks.md).
     embedding_backend: Literal["torch", "onnx"] = "onnx"
 
     # Identity.

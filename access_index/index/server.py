@@ -143,8 +143,9 @@ class ServerIndex:
         else:
             keyword = qm.SearchParams(idf=qm.IdfCorpusParams(corpus=_to_qdrant(idf_corpus(where))))
             sparse = _sparse(query_vector(query.text))
-            arguments = {"query": sparse, "using": SPARSE_VECTOR, "search_params": keyword}
-            if query.mode == "hybrid":
+            if query.mode == "keyword":
+                arguments = {"query": sparse, "using": SPARSE_VECTOR, "search_params": keyword}
+            else:
                 depth = hybrid.branch_limit(limit)
                 arguments = {
                     "prefetch": [
